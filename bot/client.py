@@ -1,0 +1,139 @@
+"""The Discord client: dependencies passed in, cogs loaded and commands synced in ``setup_hook``.
+
+Modelled on discord.py's ``examples/advanced_startup.py``: the knowledge base,
+state database and poller are created by the runner and handed to the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.embeds import NO_MENTIONS
+from knowledge.config import Settings
+from knowledge.facade import KnowledgeBase
+from knowledge.state import StateDB
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+COGS = ("bot.cogs.ask", "bot.cogs.paper", "bot.cogs.digest", "bot.cogs.admin", "bot.cogs.announce")
+
+
+class UserCooldown:
+    """At most one question per ``per`` seconds per user."""
+
+    def __init__(self, per: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per = per
+        self.clock = clock
+        self._last: dict[int, float] = {}
+
+    def retry_after(self, user_id: int) -> float:
+        """Seconds to wait; 0 means go ahead (and starts the user's cooldown)."""
+        now = self.clock()
+        last = self._last.get(user_id)
+        if last is not None and now - last < self.per:
+            return self.per - (now - last)
+        self._last[user_id] = now
+        if len(self._last) > 10_000:
+            cutoff = now - self.per
+            self._last = {u: t for u, t in self._last.items() if t >= cutoff}
+        return 0.0
+
+
+class DigestBotMixin:
+    """What both the plain and the auto-sharded bot share."""
+
+    settings: Settings
+    kb: KnowledgeBase
+    state: StateDB
+    poller: Any
+
+    def _init_deps(self, settings: Settings, kb: KnowledgeBase, state: StateDB, poller: Any, cogs: tuple[str, ...]) -> None:
+        self.settings = settings
+        self.kb = kb
+        self.state = state
+        self.poller = poller
+        self.cooldown = UserCooldown(settings.ask_cooldown_seconds)
+        self._cogs = cogs
+        self.synced = asyncio.Event()
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking knowledge work in a worker thread so heartbeats never stall."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def setup_hook(self) -> None:
+        for name in self._cogs:
+            await self.load_extension(name)  # type: ignore[attr-defined]
+        tree: app_commands.CommandTree = self.tree  # type: ignore[attr-defined]
+        tree.on_error = self.on_app_command_error
+        if self.settings.discord_guild_id:
+            guild = discord.Object(id=self.settings.discord_guild_id)
+            tree.copy_global_to(guild=guild)
+            await tree.sync(guild=guild)
+            log.info("commands synced to guild %s", self.settings.discord_guild_id)
+        else:
+            await tree.sync()
+            log.info("commands synced globally (may take up to an hour to appear)")
+        self.synced.set()
+
+    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """A short ephemeral note for the user; the traceback goes to the log."""
+        if isinstance(error, app_commands.MissingPermissions | app_commands.CheckFailure):
+            text = "Sorry, only members with **Manage Server** can use this command."
+        elif isinstance(error, app_commands.CommandOnCooldown):
+            text = f"Slow down a little: try again in {error.retry_after:.0f} s."
+        else:
+            original = getattr(error, "original", error)
+            log.error("command %s failed", interaction.command.name if interaction.command else "?", exc_info=original)
+            text = "Sorry, something went wrong while answering. The error has been logged."
+        await send_ephemeral(interaction, text)
+
+
+async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    """Reply privately, whether or not the interaction was already acknowledged."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException:
+        log.exception("could not tell the user about an error")
+
+
+class DigestBot(DigestBotMixin, commands.Bot):
+    """digestbot on a single connection."""
+
+    def __init__(self, settings: Settings, kb: KnowledgeBase, state: StateDB, poller: Any = None, *, cogs: tuple[str, ...] = COGS, **options: Any) -> None:
+        super().__init__(command_prefix=commands.when_mentioned, intents=bot_intents(), allowed_mentions=NO_MENTIONS, help_command=None, **options)
+        self._init_deps(settings, kb, state, poller, cogs)
+
+
+class ShardedDigestBot(DigestBotMixin, commands.AutoShardedBot):
+    """digestbot with discord.py's auto-sharding; background polling still runs once per process."""
+
+    def __init__(self, settings: Settings, kb: KnowledgeBase, state: StateDB, poller: Any = None, *, cogs: tuple[str, ...] = COGS, **options: Any) -> None:
+        if settings.shard_count:
+            options.setdefault("shard_count", settings.shard_count)
+        super().__init__(command_prefix=commands.when_mentioned, intents=bot_intents(), allowed_mentions=NO_MENTIONS, help_command=None, **options)
+        self._init_deps(settings, kb, state, poller, cogs)
+
+
+def bot_intents() -> discord.Intents:
+    """Guild and DM messages with content (the bot answers mentions and replies)."""
+    intents = discord.Intents.default()
+    intents.message_content = True
+    return intents
+
+
+def create_bot(settings: Settings, kb: KnowledgeBase, state: StateDB, poller: Any = None, **options: Any) -> DigestBot | ShardedDigestBot:
+    """The bot class the settings ask for (sharded when DISCORD_AUTO_SHARD or DISCORD_SHARD_COUNT is set)."""
+    cls = ShardedDigestBot if (settings.auto_shard or settings.shard_count) else DigestBot
+    return cls(settings, kb, state, poller, **options)

@@ -1,0 +1,72 @@
+"""Admin commands (Manage Server): announcement channel, reindex, watched sources."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.embeds import NO_MENTIONS, clip
+
+log = logging.getLogger(__name__)
+
+
+def is_admin(interaction: discord.Interaction) -> bool:
+    """Manage Server in this guild (checked at run time, whatever the default permissions say)."""
+    perms = interaction.permissions
+    return interaction.guild is not None and (perms.manage_guild or perms.administrator)
+
+
+class AdminCog(commands.Cog):
+    """Server settings for admins; everyone else gets a polite refusal."""
+
+    admin = app_commands.Group(name="admin", description="digestbot settings (Manage Server)", default_permissions=discord.Permissions(manage_guild=True), guild_only=True)
+    source = app_commands.Group(name="source", description="Watched digests (Manage Server)", default_permissions=discord.Permissions(manage_guild=True), guild_only=True)
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+        if not is_admin(interaction):
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
+
+    @admin.command(name="channel", description="Post new-issue announcements in this channel")
+    async def channel(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        await self.bot.run_blocking(self.bot.state.set_announce_channel, interaction.guild_id, channel.id)  # type: ignore[attr-defined]
+        await interaction.response.send_message(f"New digest issues will be announced in {channel.mention}.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @admin.command(name="reindex", description="Re-embed the whole index with the current model and rebuild the lexical index")
+    async def reindex(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        count = await self.bot.run_blocking(self.bot.kb.reindex)  # type: ignore[attr-defined]
+        await interaction.followup.send(f"Reindexed {count} chunks.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @source.command(name="add", description="Watch a digest's RSS/Atom feed")
+    @app_commands.describe(name="Digest name shown in citations", feed="Feed URL", substack="Substack publication URL (optional, enables backfill)")
+    async def add(self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100], feed: str, substack: str | None = None) -> None:
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        poller = self.bot.poller  # type: ignore[attr-defined]
+        try:
+            await self.bot.run_blocking(poller.add_source, name, feed, substack or "", str(interaction.user.id))
+        except ValueError as exc:
+            await interaction.followup.send(f"Not added: {clip(str(exc), 500)}", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        await interaction.followup.send(f"Now watching **{clip(name, 100)}**. Existing issues are recorded without announcements.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @source.command(name="remove", description="Stop watching a digest added here")
+    async def remove(self, interaction: discord.Interaction, name: str) -> None:
+        removed = await self.bot.run_blocking(self.bot.poller.remove_source, name)  # type: ignore[attr-defined]
+        text = f"Stopped watching **{clip(name, 100)}**." if removed else f"No source named **{clip(name, 100)}** was added from Discord."
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @source.command(name="list", description="Watched digests and their health")
+    async def list_sources(self, interaction: discord.Interaction) -> None:
+        lines = await self.bot.run_blocking(self.bot.poller.health_lines)  # type: ignore[attr-defined]
+        await interaction.response.send_message(clip("\n".join(lines) or "No sources configured.", 2000), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(AdminCog(bot))

@@ -1,0 +1,67 @@
+"""Transport-agnostic conversation handlers shared by Discord and the terminal chat.
+
+Discord cogs and ``digestbot chat`` both parse input, call these, and render the
+result their own way; neither talks to the knowledge layer directly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from knowledge.facade import KnowledgeBase
+from knowledge.models import Answer
+
+_FOLLOW_UP_START = re.compile(r"^(and|also|but|what about|how about|then|so|그리고|그럼|그러면|또)\b", re.IGNORECASE)
+_ANAPHORA = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|he|she|the paper|the method|the model)\b|그것|이것|그거|이거|거기", re.IGNORECASE)
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether a question leans on the previous one ("and its limitations?")."""
+    q = question.strip()
+    words = q.split()
+    if not words:
+        return False
+    if _FOLLOW_UP_START.match(q):
+        return True
+    return len(words) <= 8 and bool(_ANAPHORA.search(q))
+
+
+@dataclass(slots=True)
+class Conversation:
+    """The state of one conversation (a terminal session, a Discord reply chain)."""
+
+    last_question: str = ""
+    last_answer: Answer | None = None
+    history: list[str] = field(default_factory=list)
+
+    def context_for(self, question: str) -> str | None:
+        """The previous question when this one is a follow-up, else None."""
+        return self.last_question if self.last_question and is_follow_up(question) else None
+
+    def remember(self, question: str, answer: Answer, context: str | None) -> None:
+        self.last_question = f"{context} {question}" if context else question
+        self.last_answer = answer
+        self.history.append(question)
+
+
+def ask(kb: KnowledgeBase, question: str, conversation: Conversation | None = None, *, context: str | None = None, k: int = 5) -> Answer:
+    """Answer a question, using the conversation (or an explicit context) for follow-ups."""
+    if context is None and conversation is not None:
+        context = conversation.context_for(question)
+    elif context is not None and not is_follow_up(question):
+        context = None
+    answer = kb.ask(question, k=k, context=context)
+    if conversation is not None and not answer.error:
+        conversation.remember(question, answer, context)
+    return answer
+
+
+def empty_index_hint() -> str:
+    """What a newcomer with an empty index should run."""
+    return (
+        "The index is empty. Fill it with the sample archive:\n"
+        "  digestbot ingest ../shared/archive\n"
+        "or with your own files, feeds or Substack URLs:\n"
+        "  digestbot ingest PATH_OR_URL..."
+    )

@@ -1,0 +1,116 @@
+"""Starting things: the Discord bot (``digestbot run``) and one polling round (``digestbot poll``)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import discord
+import yarl
+
+from knowledge.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class RedactToken(logging.Filter):
+    """Replaces the bot token in any log record, wherever it comes from."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token:
+            message = record.getMessage()
+            if self.token in message:
+                record.msg = message.replace(self.token, "[token]")
+                record.args = ()
+        return True
+
+
+def install_token_redaction(token: str | None) -> None:
+    """Make sure the token can never reach a log handler."""
+    if not token:
+        return
+    redact = RedactToken(token)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
+
+
+def configure_discord_endpoints(settings: Settings) -> None:
+    """Point discord.py at DISCORD_API_BASE / DISCORD_GATEWAY_URL (a local fake, a proxy).
+
+    discord.py ignores the REST base for its gateway and dials
+    ``DiscordWebSocket.DEFAULT_GATEWAY``, so both are set.
+    """
+    if settings.discord_api_base:
+        discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def catch_up(poller) -> list[str]:  # noqa: ANN001
+    """Bring the configured digests up to date before serving; return a line per unreachable source."""
+    report = poller.poll_once(force=True)
+    lines = [f"{name}: {error}" for name, error in report.errors.items()]
+    return lines
+
+
+def run_bot(settings: Settings) -> int:
+    """Run the Discord bot until stopped; without DISCORD_TOKEN, the terminal chat instead."""
+    if not settings.discord_token:
+        print("DISCORD_TOKEN is not set, so here is the terminal chat (set it in .env to run the Discord bot).", file=sys.stderr)
+        from bot.chat import run_chat
+
+        return run_chat(settings)
+    install_token_redaction(settings.discord_token)
+    from bot.client import create_bot
+    from knowledge.facade import KnowledgeBase
+    from knowledge.poller import Poller
+    from knowledge.state import StateDB
+
+    kb = KnowledgeBase(settings)
+    state = StateDB(settings.state_db)
+    poller = Poller(kb, state, settings)
+    print("Bringing the watched digests up to date…", file=sys.stderr)
+    for line in catch_up(poller):
+        print(f"  could not reach {line} — serving what is indexed", file=sys.stderr)
+    configure_discord_endpoints(settings)
+    bot = create_bot(settings, kb, state, poller)
+    try:
+        bot.run(settings.discord_token, log_handler=None)
+    except discord.LoginFailure:
+        print("error: Discord rejected DISCORD_TOKEN (check the token in .env)", file=sys.stderr)
+        return 1
+    finally:
+        kb.close()
+        state.close()
+    return 0
+
+
+def poll_once(settings: Settings, *, dry_run: bool = False) -> int:
+    """One polling round from the command line (indexes; announcing happens in the bot)."""
+    from knowledge.facade import KnowledgeBase
+    from knowledge.poller import Poller
+    from knowledge.state import StateDB
+
+    kb = KnowledgeBase(settings)
+    state = StateDB(settings.state_db)
+    poller = Poller(kb, state, settings)
+    report = poller.poll_once(dry_run=dry_run, force=True)
+    for name in report.checked:
+        status = f"error: {report.errors[name]}" if name in report.errors else "ok"
+        print(f"{name}: {status}")
+    if dry_run:
+        for line in report.would_index:
+            print(f"  new: {line}")
+        print(f"{len(report.would_index)} new entries (dry run: nothing indexed or recorded)")
+    else:
+        for name, n in report.seeded.items():
+            print(f"  first run of {name}: recorded {n} existing entries, nothing to announce")
+        print(f"{report.new_entries} new entries, {report.indexed} indexed, {report.reindexed} re-indexed after edits; "
+              f"{len(poller.pending())} waiting to be announced by the bot")
+    kb.close()
+    state.close()
+    return 1 if report.errors and len(report.errors) == len(report.checked) and report.checked else 0

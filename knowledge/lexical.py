@@ -1,0 +1,239 @@
+"""The lexical (BM25) index beside Chroma, with tokenization for English and Korean.
+
+Chroma's embedded mode has no sparse index, so exact terms (model names,
+numbers, arXiv IDs) are matched here. The index is *derived*: token lists live
+in a small SQLite file under the data directory, keyed by chunk and by the
+document content hash they were built from; :meth:`LexicalIndex.sync` brings it
+in step with the store's document records (adding what is missing, dropping what
+is gone), so it rebuilds itself when missing or stale, embedded or server.
+Scoring uses bm25s over the token lists, rebuilt in memory after each change.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+_LATIN = re.compile(r"[a-z0-9]+(?:[.\-+_/][a-z0-9]+)*")
+_HANGUL_RUN = re.compile(r"[\uac00-\ud7a3]+")
+_SPLIT = re.compile(r"[.\-+_/]")
+# Korean particles and endings stripped from the end of a word to find its stem.
+_PARTICLES = sorted(
+    ["은", "는", "이", "가", "을", "를", "에", "의", "와", "과", "로", "으로", "에서", "에게", "도", "만", "까지", "부터",
+     "이나", "나", "라고", "이라고", "처럼", "보다", "에는", "에서는", "와의", "과의", "으로는", "로는", "이란", "란", "이며"],
+    key=len,
+    reverse=True,
+)
+STOPWORDS = frozenset(
+    ["a", "an", "the", "and", "or", "but", "if", "then", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "being", "this", "that", "these", "those", "it", "its", "it's", "what", "which", "who", "whom", "whose", "how", "why", "when", "where", "does", "do", "did", "done", "doing", "say", "said", "says", "about", "into", "than", "there", "their", "they", "them", "we", "our", "you", "your", "he", "she", "his", "her", "i", "me", "my", "can", "could", "would", "should", "will", "shall", "may", "might", "have", "has", "had", "not", "no", "yes", "so", "such", "very", "just", "also", "any", "some", "more", "most", "other", "own", "same", "too", "only", "over", "under", "again", "further", "once", "here", "all", "both", "each", "few", "between", "through", "during", "before", "after", "above", "below", "up", "down", "out", "off", "s", "t", "digest", "digests", "newsletter", "newsletters", "tell", "me", "please", "paper", "papers", "issue", "issues", "mention", "mentioned", "mentions", "explain", "explained", "describe", "described", "talk", "talked", "write", "wrote", "written", "think", "thought", "know"]
+)
+KOREAN_STOPWORDS = frozenset(
+    ["대해", "대한", "대해서", "뭐라고", "무엇", "무엇인가", "무엇을", "했나", "했나요", "했어", "했어요", "했는지", "알려줘", "알려주세요", "어떻게", "어떤", "관련", "관해", "관한", "말했나요", "말했어", "이야기", "내용", "설명", "했다고", "있나요", "뭐야", "뭔가요"]
+)
+
+
+def _korean_tokens(run: str) -> list[str]:
+    if len(run) < 2 or run in KOREAN_STOPWORDS:
+        return []
+    stem = run
+    for particle in _PARTICLES:
+        if len(run) > len(particle) + 1 and run.endswith(particle):
+            stem = run[: -len(particle)]
+            break
+    if stem in KOREAN_STOPWORDS:
+        return []
+    tokens = list(dict.fromkeys([run, stem]))
+    if len(stem) >= 3:
+        tokens.extend(stem[i : i + 2] for i in range(len(stem) - 1))
+    return tokens
+
+
+def tokenize(text: str, *, drop_stopwords: bool = True) -> list[str]:
+    """Tokens for BM25: lowercase words and compounds, plus Hangul stems and bigrams.
+
+    ``"Rho-1"`` gives ``rho-1``, ``rho`` and ``1``; ``"2305.14314"`` keeps the whole ID;
+    ``"소프트맥스 병목"`` gives ``소프트맥스``, its bigrams and ``병목``, so a Korean
+    question finds a word inside a longer compound, and ``"QLoRA에"`` still gives ``qlora``.
+    """
+    lowered = text.lower()
+    tokens: list[str] = []
+    for match in _LATIN.finditer(lowered):
+        word = match.group(0)
+        if drop_stopwords and word in STOPWORDS:
+            continue
+        tokens.append(word)
+        if _SPLIT.search(word):
+            tokens.extend(p for p in _SPLIT.split(word) if p and not (drop_stopwords and p in STOPWORDS))
+    for match in _HANGUL_RUN.finditer(text):
+        tokens.extend(_korean_tokens(match.group(0)))
+    return tokens
+
+
+class LexicalIndex:
+    """BM25 over chunk token lists, persisted in SQLite and scored with bm25s.
+
+    Args:
+        path: SQLite file for the token lists (derived data; safe to delete).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS docs (doc_id TEXT PRIMARY KEY, content_hash TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS chunks (chunk_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, tokens TEXT NOT NULL)")
+        self._db.execute("CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS mentions (arxiv_id TEXT NOT NULL, chunk_id TEXT NOT NULL, doc_id TEXT NOT NULL, PRIMARY KEY (arxiv_id, chunk_id))")
+        self._db.execute("CREATE INDEX IF NOT EXISTS mentions_doc ON mentions(doc_id)")
+        self._db.commit()
+        self._retriever = None
+        self._ids: list[str] = []
+        self._df: Counter[str] = Counter()
+        self._dirty = True
+
+    # -- writing -----------------------------------------------------------
+    def known_docs(self) -> dict[str, str]:
+        """``doc_id -> content_hash`` of the documents indexed here."""
+        with self._lock:
+            return dict(self._db.execute("SELECT doc_id, content_hash FROM docs").fetchall())
+
+    def put_document(self, doc_id: str, content_hash: str, chunks: Iterable[tuple[str, str, list[str]]]) -> None:
+        """Replace one document's chunks: ``chunks`` yields ``(chunk_id, text to index, arxiv_ids)``."""
+        chunks = list(chunks)
+        rows = [(cid, doc_id, " ".join(tokenize(text))) for cid, text, _ in chunks]
+        mentions = [(a, cid, doc_id) for cid, _, ids in chunks for a in ids]
+        with self._lock:
+            self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+            self._db.execute("DELETE FROM mentions WHERE doc_id = ?", (doc_id,))
+            self._db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO mentions VALUES (?, ?, ?)", mentions)
+            self._db.execute("INSERT OR REPLACE INTO docs VALUES (?, ?)", (doc_id, content_hash))
+            self._db.commit()
+            self._dirty = True
+
+    def delete_document(self, doc_id: str) -> None:
+        """Forget one document."""
+        with self._lock:
+            self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+            self._db.execute("DELETE FROM mentions WHERE doc_id = ?", (doc_id,))
+            self._db.execute("DELETE FROM docs WHERE doc_id = ?", (doc_id,))
+            self._db.commit()
+            self._dirty = True
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._db.execute("DELETE FROM chunks")
+            self._db.execute("DELETE FROM mentions")
+            self._db.execute("DELETE FROM docs")
+            self._db.commit()
+            self._dirty = True
+
+    def sync(self, records: dict[str, str], fetch_chunks: Callable[[str], list[tuple[str, str, list[str]]]]) -> int:
+        """Bring the index in step with the store.
+
+        Args:
+            records: ``doc_id -> content_hash`` of every complete document in the store.
+            fetch_chunks: Returns ``(chunk_id, text to index, arxiv_ids)`` of one document from the store.
+
+        Returns:
+            The number of documents added, replaced or removed.
+        """
+        known = self.known_docs()
+        changed = 0
+        for doc_id in known.keys() - records.keys():
+            self.delete_document(doc_id)
+            changed += 1
+        for doc_id, digest in records.items():
+            if known.get(doc_id) != digest:
+                self.put_document(doc_id, digest, fetch_chunks(doc_id))
+                changed += 1
+        if changed:
+            log.info("lexical index: brought %d document(s) in step with the store", changed)
+        return changed
+
+    # -- reading -----------------------------------------------------------
+    def _build(self) -> None:
+        import bm25s
+
+        with self._lock:
+            rows = self._db.execute("SELECT chunk_id, tokens FROM chunks ORDER BY chunk_id").fetchall()
+            self._dirty = False
+        ids = [r[0] for r in rows]
+        corpus = [r[1].split() or ["\x00"] for r in rows]
+        df: Counter[str] = Counter()
+        for toks in corpus:
+            df.update(set(toks))
+        retriever = None
+        if corpus:
+            retriever = bm25s.BM25(k1=1.2, b=0.75)
+            retriever.index(corpus, show_progress=False)
+        self._retriever, self._ids, self._df = retriever, ids, df
+
+    def _ready(self) -> None:
+        if self._dirty or (self._retriever is None and not self._ids):
+            self._build()
+
+    @property
+    def size(self) -> int:
+        """Number of chunks indexed."""
+        self._ready()
+        return len(self._ids)
+
+    def document_frequency(self, token: str) -> int:
+        """In how many chunks a token occurs."""
+        self._ready()
+        return self._df.get(token, 0)
+
+    def search(self, query_tokens: list[str], k: int) -> list[tuple[str, float]]:
+        """Top ``k`` chunks by BM25: ``(chunk_id, score)``, best first, scores > 0 only."""
+        self._ready()
+        retriever = self._retriever
+        if retriever is None:
+            return []
+        vocab = retriever.vocab_dict
+        known = [t for t in query_tokens if t in vocab]
+        if not known:
+            return []
+        scores = retriever.get_scores(known)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(self._ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def tokens_for(self, chunk_ids: list[str]) -> dict[str, list[str]]:
+        """The stored token lists of some chunks (chunks not indexed are absent)."""
+        out: dict[str, list[str]] = {}
+        with self._lock:
+            for start in range(0, len(chunk_ids), 500):
+                part = chunk_ids[start : start + 500]
+                marks = ",".join("?" * len(part))
+                out.update((cid, toks.split()) for cid, toks in self._db.execute(f"SELECT chunk_id, tokens FROM chunks WHERE chunk_id IN ({marks})", part))
+        return out
+
+    def chunks_mentioning(self, arxiv_id: str) -> list[str]:
+        """IDs of chunks whose section mentions the arXiv ID."""
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT chunk_id FROM mentions WHERE arxiv_id = ?", (arxiv_id,))]
+
+    def all_mentioned_ids(self) -> list[str]:
+        """Every arXiv ID mentioned anywhere in the index."""
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT DISTINCT arxiv_id FROM mentions")]
+
+    def close(self) -> None:
+        """Close the SQLite connection."""
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,308 @@
+"""Build :class:`Document` records from files, whatever their format."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from knowledge.arxiv_ids import InvalidArxivId, find_arxiv_ids, parse_arxiv_id
+from knowledge.models import Document, Section
+from knowledge.parsing.abstracts import ABSTRACT_SUFFIXES, AbstractFormatError, iter_rows
+from knowledge.parsing.html_posts import parse_html
+from knowledge.parsing.korean_notes import looks_like_korean_notes, split_items
+from knowledge.parsing.markdown_notes import parse_markdown
+from knowledge.parsing.metadata import (
+    SOURCE_LINE,
+    canonical_url,
+    date_from_filename,
+    digest_for_url,
+    find_date,
+    find_month,
+    find_urls,
+)
+from knowledge.parsing.plaintext import RawSection, drop_teaser, split_sections, strip_chrome
+from knowledge.text import (
+    clean_line,
+    clean_text,
+    content_hash,
+    detect_language,
+    readable_name,
+    slugify,
+)
+
+log = logging.getLogger(__name__)
+
+# Bump when parsing or chunking changes what is stored, so re-ingesting replaces old chunks.
+PARSER_VERSION = "4"
+POST_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+SUPPORTED_SUFFIXES = POST_SUFFIXES + ABSTRACT_SUFFIXES
+MAX_FILE_BYTES = 20_000_000
+_NUMERIC_FOLDER = re.compile(r"^\d+$")
+
+
+class ParseError(ValueError):
+    """A file could not be read as a digest post or an abstract dataset."""
+
+
+def discover(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
+    """Yield ``(file, root)`` for every file under the given files and folders, sorted.
+
+    Hidden files and folders are skipped. The root is the path as given, used to name
+    the digest after its folder.
+    """
+    for path in paths:
+        if path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if not name.startswith("."):
+                        yield Path(dirpath) / name, path
+        else:
+            yield path, path.parent
+
+
+def digest_from_folder(file: Path, root: Path) -> str:
+    """Name the digest after the first folder under ``root`` that holds the file.
+
+    Year-like folders (``2024``) are skipped, so a vault sorted by year keeps its name.
+    """
+    try:
+        rel_parts = file.relative_to(root).parts[:-1]
+    except ValueError:
+        rel_parts = ()
+    for part in rel_parts:
+        if not _NUMERIC_FOLDER.match(part):
+            return readable_name(part)
+    for parent in [root, *root.resolve().parents]:
+        name = parent.name
+        if name and not _NUMERIC_FOLDER.match(name):
+            return readable_name(name)
+    return "Digest"
+
+
+def parse_file(file: Path, root: Path, *, digest: str | None = None) -> list[Document]:
+    """Parse one file into documents.
+
+    Args:
+        file: The file to read.
+        root: The folder it was found under (names the digest when ``digest`` is unset).
+        digest: Digest name given by the user, which wins over every guess.
+
+    Raises:
+        ParseError: The file is of an unknown kind, unreadable, or empty.
+    """
+    suffix = file.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ParseError(f"unsupported file type {suffix or '(none)'}")
+    try:
+        size = file.stat().st_size
+    except OSError as exc:
+        raise ParseError(f"cannot read: {exc.strerror or exc}") from exc
+    if size > MAX_FILE_BYTES and suffix not in ABSTRACT_SUFFIXES:
+        raise ParseError(f"file too large ({size} bytes)")
+    source = os.path.normpath(str(file))
+    if suffix in ABSTRACT_SUFFIXES:
+        try:
+            return list(abstract_documents(file, source))
+        except AbstractFormatError as exc:
+            raise ParseError(str(exc)) from exc
+        except OSError as exc:
+            raise ParseError(f"cannot read: {exc}") from exc
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ParseError(f"cannot read: {exc.strerror or exc}") from exc
+    text = clean_text(raw.decode("utf-8", errors="replace"))
+    if not text.strip():
+        raise ParseError("empty file")
+    folder_digest = digest or digest_from_folder(file, root)
+    if suffix in (".html", ".htm"):
+        post = parse_html(text, fallback_title=file.stem)
+        return [
+            _build(
+                title=post.title,
+                date=post.date or date_from_filename(file.stem),
+                url=post.url,
+                sections=post.sections + ([RawSection("Footnotes", post.footnotes)] if post.footnotes else []),
+                source=source,
+                digest=digest,
+                folder_digest=folder_digest,
+                stem=file.stem,
+            )
+        ]
+    if suffix in (".md", ".markdown"):
+        lines, source_url = _source_line(text)
+        title, sections = parse_markdown("\n".join(lines), file.stem)
+        urls = find_urls(text[:2000])
+        return [
+            _build(
+                title=title,
+                date=find_date(text[:300]) or date_from_filename(file.stem),
+                url=source_url,
+                display_url=urls[0] if urls and not source_url else "",
+                sections=sections,
+                source=source,
+                digest=digest,
+                folder_digest=folder_digest,
+                stem=file.stem,
+            )
+        ]
+    return [_plain_document(text, source=source, digest=digest, folder_digest=folder_digest, stem=file.stem)]
+
+
+def _source_line(text: str) -> tuple[list[str], str]:
+    """The text's lines without a ``source <url>`` line, and that URL ("" when absent)."""
+    kept, url = [], ""
+    for line in text.split("\n"):
+        m = SOURCE_LINE.match(line)
+        if m and not url:
+            url = m.group(1)
+            continue
+        kept.append(line)
+    return kept, url
+
+
+def _plain_document(text: str, *, source: str, digest: str | None, folder_digest: str, stem: str) -> Document:
+    lines = text.split("\n")
+    if looks_like_korean_notes(lines):
+        first = next(ln for ln in lines if ln.strip())
+        date = find_date(first)
+        return _build(
+            title=f"{folder_digest} {date}" if date else stem,
+            date=date,
+            url="",
+            sections=split_items(lines),
+            source=source,
+            digest=digest,
+            folder_digest=folder_digest,
+            stem=stem,
+        )
+    kept, source_url = strip_chrome(lines)
+    kept = drop_teaser(kept)
+    body = [ln for ln in kept if ln.strip()]
+    if not body:
+        raise ParseError("no text after removing page chrome")
+    title = clean_line(body[0])
+    sections = split_sections(body[1:])
+    date = find_date(title) or date_from_filename(stem) or find_month(title)
+    urls = [u for u in find_urls("\n".join(body[:10])) if "arxiv.org" not in u]
+    return _build(
+        title=title,
+        date=date,
+        url=source_url,
+        display_url=urls[0] if urls and not source_url else "",
+        sections=sections,
+        source=source,
+        digest=digest,
+        folder_digest=folder_digest,
+        stem=stem,
+    )
+
+
+def _build(
+    *,
+    title: str,
+    date: str,
+    url: str,
+    sections: list[RawSection],
+    source: str,
+    digest: str | None,
+    folder_digest: str,
+    stem: str,
+    display_url: str = "",
+    kind: str = "digest",
+    extra: dict | None = None,
+) -> Document:
+    name = digest or (digest_for_url(url) if url else None) or folder_digest
+    doc_id = f"url:{canonical_url(url)}" if url else f"{slugify(name)}/{slugify(stem)}"
+    built = [
+        Section(heading=s.heading, text="\n\n".join(s.paragraphs), arxiv_ids=find_arxiv_ids(s.heading + "\n" + "\n".join(s.paragraphs)))
+        for s in sections
+    ]
+    if not built:
+        raise ParseError("no text sections found")
+    all_text = "\n".join(s.text for s in built)
+    shown_url = url or display_url
+    return Document(
+        doc_id=doc_id,
+        digest=name,
+        title=title,
+        date=date,
+        url=shown_url,
+        source=source,
+        language=detect_language(all_text),
+        content_hash=content_hash(PARSER_VERSION, name, title, date, shown_url, *(s.heading + "\x1e" + s.text for s in built)),
+        sections=built,
+        kind=kind,
+        extra=dict(extra or {}),
+    )
+
+
+def document_from_html(
+    html: str,
+    *,
+    source: str,
+    digest: str,
+    url: str = "",
+    title: str = "",
+    date: str = "",
+    extra: dict | None = None,
+) -> Document:
+    """Build a document from a post's HTML (a feed entry's content or Substack ``body_html``).
+
+    Args:
+        html: The post HTML (whole page or body fragment).
+        source: Where it came from (a URL).
+        digest: The digest name.
+        url: Canonical URL of the post, if known (wins over the HTML's own).
+        title: Title, if known (wins over the HTML's own).
+        date: ISO date, if known.
+        extra: Extra metadata to keep (for example ``{"paid": True}``).
+    """
+    post = parse_html(html, fallback_title=title)
+    sections = post.sections + ([RawSection("Footnotes", post.footnotes)] if post.footnotes else [])
+    return _build(
+        title=title or post.title,
+        date=date or post.date,
+        url=url or post.url,
+        sections=sections,
+        source=source,
+        digest=digest,
+        folder_digest=digest,
+        stem=slugify(title or post.title or source),
+        extra=extra,
+    )
+
+
+def abstract_documents(path: Path, source: str) -> Iterator[Document]:
+    """One document per abstract row; rows with an invalid arXiv ID are logged and skipped."""
+    for row in iter_rows(path):
+        raw_id = str(row.get("arxiv_id") or "").strip()
+        abstract = clean_line(str(row.get("abstract") or ""))
+        try:
+            arxiv_id = parse_arxiv_id(raw_id)
+        except InvalidArxivId:
+            log.warning("%s: skipped a row with an invalid arXiv ID %r", path.name, raw_id[:40])
+            continue
+        if not abstract:
+            log.warning("%s: skipped %s, which has no abstract", path.name, arxiv_id)
+            continue
+        title = clean_line(str(row.get("title") or ""))
+        date = find_date(str(row.get("published") or row.get("date") or ""))
+        heading = title or f"arXiv:{arxiv_id}"
+        yield Document(
+            doc_id=f"arxiv:{arxiv_id}",
+            digest="arXiv",
+            title=heading,
+            date=date,
+            url=f"https://arxiv.org/abs/{arxiv_id}",
+            source=source,
+            language=detect_language(abstract),
+            content_hash=content_hash(PARSER_VERSION, "abstract", arxiv_id, title, date, abstract),
+            sections=[Section(heading=heading, text=abstract, arxiv_ids=[arxiv_id])],
+            kind="abstract",
+            extra={"paper_title": title} if title else {},
+        )

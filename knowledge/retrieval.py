@@ -1,0 +1,178 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) candidates, fused.
+
+Every candidate from either side gets both scores (its cosine similarity to the
+question and its BM25 score), so the fusion compares like with like. Ranks are
+fused with weighted reciprocal-rank fusion, then nudged by how much of the
+question's distinctive vocabulary the chunk and its section heading contain
+(model names, numbers and arXiv IDs are rare tokens, so they weigh most).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from knowledge.embeddings import Embedder
+from knowledge.lexical import STOPWORDS, LexicalIndex, tokenize
+from knowledge.store import ChromaStore
+from knowledge.text import has_hangul
+
+log = logging.getLogger(__name__)
+
+MODES = ("hybrid", "dense", "lexical")
+_RRF_K = 30
+_HANGUL_RUN = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]+")
+_ENTITY = re.compile(r"(?<![\w-])(?:[A-Za-z]*[A-Z][a-z]*[A-Z0-9][\w.-]*|[A-Za-z]+-\d[\w.]*|\d{4}\.\d{4,5})(?![\w-])")
+
+
+@dataclass(slots=True)
+class Hit:
+    """One retrieved chunk with its scores."""
+
+    chunk_id: str
+    text: str
+    meta: dict
+    dense: float = 0.0
+    bm25: float = 0.0
+    coverage: float = 0.0
+    heading_match: float = 0.0
+    score: float = 0.0
+    matched: list[str] = field(default_factory=list)
+
+    @property
+    def doc_id(self) -> str:
+        return str(self.meta.get("doc_id", ""))
+
+    @property
+    def section_key(self) -> tuple[str, int]:
+        return (self.doc_id, int(self.meta.get("section_index", 0)))
+
+
+@dataclass(slots=True)
+class QueryTerms:
+    """The question's tokens with their weights (inverse document frequency)."""
+
+    tokens: list[str]
+    weights: dict[str, float]
+    entities: list[str]
+    missing_entities: list[str]
+
+    @property
+    def total(self) -> float:
+        return sum(self.weights.values()) or 1.0
+
+
+def query_terms(question: str, lexical: LexicalIndex) -> QueryTerms:
+    """Tokens of a question weighted by rarity; entity-like words the index never saw are noted."""
+    tokens = list(dict.fromkeys(tokenize(question)))
+    n = max(1, lexical.size)
+    weights = {}
+    for tok in tokens:
+        df = lexical.document_frequency(tok)
+        weights[tok] = math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else math.log(1 + n)
+    entities = [e for e in _ENTITY.findall(question) if len(e) > 2]
+    # capitalised words inside the sentence are names too ("... about Sora video generation")
+    words = re.findall(r"(?<=[\w,;:] )[A-Z][a-z]{2,}\b", question)
+    entities += [w for w in words if w.lower() not in STOPWORDS and w not in entities]
+    missing = [e for e in entities if not any(lexical.document_frequency(t) for t in tokenize(e)[:1])]
+    return QueryTerms(tokens=tokens, weights=weights, entities=entities, missing_entities=missing)
+
+
+def _coverage(terms: QueryTerms, text_tokens: set[str]) -> tuple[float, list[str]]:
+    matched = [t for t in terms.tokens if t in text_tokens]
+    return sum(terms.weights[t] for t in matched) / terms.total, matched
+
+
+class Retriever:
+    """Finds the chunks that answer a question.
+
+    Args:
+        store: The Chroma store.
+        lexical: The BM25 index kept in step with it.
+        embedder: The embedding model that built the store.
+    """
+
+    def __init__(self, store: ChromaStore, lexical: LexicalIndex, embedder: Embedder) -> None:
+        self.store = store
+        self.lexical = lexical
+        self.embedder = embedder
+
+    def search(self, question: str, *, mode: str = "hybrid", k: int = 40, allowed_docs: set[str] | None = None) -> tuple[list[Hit], QueryTerms]:
+        """Candidates for a question, best first.
+
+        Args:
+            question: The cleaned question (with any follow-up context prepended).
+            mode: "hybrid", "dense" or "lexical".
+            k: Candidates taken from each side.
+            allowed_docs: Only chunks of these documents (complete ones) are returned.
+        """
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        terms = query_terms(question, self.lexical)
+        q = self._query_vectors(question)
+        hits: dict[str, Hit] = {}
+        if mode in ("hybrid", "dense"):
+            for chunk_id, text, meta, emb in self.store.query(q, k):
+                hits[chunk_id] = Hit(chunk_id, text, meta, dense=float(np.max(q @ emb)))
+        lex = self.lexical.search(terms.tokens, k) if mode in ("hybrid", "lexical") else []
+        bm25 = dict(lex)
+        missing = [cid for cid, _ in lex if cid not in hits]
+        if missing:
+            for chunk_id, text, meta, emb in self.store.get_chunks(missing, with_embeddings=True):
+                sim = float(np.max(q @ np.asarray(emb, dtype=np.float32))) if emb is not None else 0.0
+                hits[chunk_id] = Hit(chunk_id, text, meta, dense=sim)
+        if allowed_docs is not None:
+            hits = {cid: h for cid, h in hits.items() if h.doc_id in allowed_docs}
+        if not hits:
+            return [], terms
+        cached = self.lexical.tokens_for(list(hits))
+        headings: dict[str, set[str]] = {}
+        section_tokens: dict[tuple[str, int], set[str]] = {}
+        for hit in hits.values():
+            hit.bm25 = bm25.get(hit.chunk_id, 0.0)
+            tokens = set(cached[hit.chunk_id]) if hit.chunk_id in cached else set(tokenize(f"{hit.meta.get('section', '')}\n{hit.text}"))
+            section_tokens.setdefault(hit.section_key, set()).update(tokens)
+            heading = str(hit.meta.get("section", ""))
+            if heading not in headings:
+                headings[heading] = set(tokenize(heading))
+            hit.heading_match, _ = _coverage(terms, headings[heading])
+        for hit in hits.values():
+            # a section's chunks share what the section says: "NEFTune" in the heading and
+            # "noise" two chunks later both belong to the same discussion
+            hit.coverage, hit.matched = _coverage(terms, section_tokens[hit.section_key])
+        self._fuse(list(hits.values()), mode)
+        return sorted(hits.values(), key=lambda h: h.score, reverse=True), terms
+
+    def _query_vectors(self, question: str) -> np.ndarray:
+        """The question's embedding; for a Korean question with English terms, also the English part's.
+
+        The default model reads English; "QLoRA에 대해 뭐라고 했어?" is matched through "QLoRA".
+        """
+        if has_hangul(question):
+            latin = " ".join(_HANGUL_RUN.sub(" ", question).split())
+            if re.search(r"[A-Za-z]{2,}", latin):
+                return self.embedder.encode([question, latin])
+        return self.embedder.encode([question])
+
+    @staticmethod
+    def _fuse(hits: list[Hit], mode: str) -> None:
+        if mode == "dense":
+            for h in hits:
+                h.score = h.dense
+            return
+        if mode == "lexical":
+            for h in hits:
+                h.score = h.bm25
+            return
+        by_dense = sorted(hits, key=lambda h: h.dense, reverse=True)
+        by_lex = sorted(hits, key=lambda h: (h.bm25, h.dense), reverse=True)
+        dense_rank = {h.chunk_id: r for r, h in enumerate(by_dense)}
+        lex_rank = {h.chunk_id: r for r, h in enumerate(by_lex)}
+        for h in hits:
+            rrf = 1.0 / (_RRF_K + dense_rank[h.chunk_id]) + 1.0 / (_RRF_K + lex_rank[h.chunk_id])
+            first = 0.03 if int(h.meta.get("part", 0)) == 0 else 0.0
+            h.score = rrf * _RRF_K / 2 + 0.25 * h.coverage + 0.15 * h.heading_match + 0.2 * max(h.dense, 0.0) + first

@@ -1,0 +1,247 @@
+"""The state database (SQLite under the data directory).
+
+Holds what is not derived from Chroma: watched sources added by admins, each
+source's health and conditional-GET validators, every feed entry's progress
+(seen -> indexed -> announced), per-guild announcement channels, and feedback.
+The arXiv response cache shares the same file (see :mod:`knowledge.arxiv_api`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, user_id TEXT NOT NULL, guild_id TEXT,
+    question TEXT NOT NULL, answer TEXT NOT NULL, citations TEXT NOT NULL, verdict TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS guild_settings (
+    guild_id TEXT PRIMARY KEY, announce_channel_id TEXT
+);
+CREATE TABLE IF NOT EXISTS sources (
+    name TEXT PRIMARY KEY, feed TEXT NOT NULL, substack TEXT NOT NULL DEFAULT '',
+    added_by TEXT NOT NULL DEFAULT '', added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS source_health (
+    name TEXT PRIMARY KEY, failures INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
+    last_ok REAL, last_attempt REAL, next_attempt REAL NOT NULL DEFAULT 0, paused INTEGER NOT NULL DEFAULT 0,
+    pause_notice TEXT NOT NULL DEFAULT '', etag TEXT, last_modified TEXT, seeded INTEGER NOT NULL DEFAULT 0,
+    backfilled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS entries (
+    source TEXT NOT NULL, guid TEXT NOT NULL, url TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '',
+    published TEXT NOT NULL DEFAULT '', content_hash TEXT NOT NULL DEFAULT '', doc_id TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL, first_seen REAL NOT NULL, updated_at REAL NOT NULL, announce TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (source, guid)
+);
+CREATE INDEX IF NOT EXISTS entries_url ON entries(source, url);
+CREATE INDEX IF NOT EXISTS entries_state ON entries(state);
+CREATE TABLE IF NOT EXISTS announcements (
+    source TEXT NOT NULL, guid TEXT NOT NULL, channel_id TEXT NOT NULL, nonce TEXT NOT NULL,
+    message_id TEXT, state TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (source, guid, channel_id)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# entry states, in order
+SEEN, INDEXED, ANNOUNCED, SKIPPED = "seen", "indexed", "announced", "skipped"
+
+
+@dataclass(slots=True)
+class EntryRow:
+    """A feed entry's progress."""
+
+    source: str
+    guid: str
+    url: str
+    title: str
+    published: str
+    content_hash: str
+    doc_id: str
+    state: str
+    first_seen: float
+    announce: str
+
+
+@dataclass(slots=True)
+class SourceHealth:
+    """A watched source's health and HTTP validators."""
+
+    name: str
+    failures: int = 0
+    last_error: str = ""
+    last_ok: float | None = None
+    last_attempt: float | None = None
+    next_attempt: float = 0.0
+    paused: bool = False
+    pause_notice: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    seeded: bool = False
+    backfilled: bool = False
+
+
+class StateDB:
+    """Thread-safe access to the state database.
+
+    Args:
+        path: The SQLite file (created with its folder when missing).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+        self._db.commit()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A transaction (committed on success, rolled back on error)."""
+        with self._lock:
+            try:
+                yield self._db
+                self._db.commit()
+            except BaseException:
+                self._db.rollback()
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- meta --------------------------------------------------------------
+    def get_meta(self, key: str, default: str = "") -> str:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- feedback ----------------------------------------------------------
+    def add_feedback(self, *, user_id: int | str, guild_id: int | str | None, question: str, answer: str, citations: list[dict[str, Any]], verdict: str) -> int:
+        """Store a 👍/👎 verdict with what was asked and answered."""
+        with self.tx() as db:
+            cur = db.execute(
+                "INSERT INTO feedback (at, user_id, guild_id, question, answer, citations, verdict) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), str(user_id), str(guild_id) if guild_id else None, question, answer, json.dumps(citations, ensure_ascii=False), verdict),
+            )
+            return int(cur.lastrowid)
+
+    def feedback(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self._db.execute("SELECT * FROM feedback ORDER BY id")]
+
+    # -- guild settings ----------------------------------------------------
+    def set_announce_channel(self, guild_id: int, channel_id: int | None) -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO guild_settings VALUES (?, ?)", (str(guild_id), str(channel_id) if channel_id else None))
+
+    def announce_channels(self) -> dict[int, int]:
+        """``guild_id -> channel_id`` set by admins."""
+        with self._lock:
+            rows = self._db.execute("SELECT guild_id, announce_channel_id FROM guild_settings WHERE announce_channel_id IS NOT NULL").fetchall()
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    # -- sources -----------------------------------------------------------
+    def add_source(self, name: str, feed: str, substack: str = "", added_by: str = "") -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?)", (name, feed, substack, added_by, time.time()))
+
+    def remove_source(self, name: str) -> bool:
+        with self.tx() as db:
+            cur = db.execute("DELETE FROM sources WHERE lower(name) = lower(?)", (name,))
+            return cur.rowcount > 0
+
+    def sources(self) -> list[dict[str, str]]:
+        with self._lock:
+            return [dict(r) for r in self._db.execute("SELECT name, feed, substack, added_by FROM sources ORDER BY name")]
+
+    # -- health ------------------------------------------------------------
+    def health(self, name: str) -> SourceHealth:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM source_health WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return SourceHealth(name=name)
+        data = dict(row)
+        data["paused"] = bool(data["paused"])
+        data["seeded"] = bool(data["seeded"])
+        data["backfilled"] = bool(data["backfilled"])
+        return SourceHealth(**data)
+
+    def save_health(self, h: SourceHealth) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO source_health VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (h.name, h.failures, h.last_error, h.last_ok, h.last_attempt, h.next_attempt, int(h.paused), h.pause_notice,
+                 h.etag, h.last_modified, int(h.seeded), int(h.backfilled)),
+            )
+
+    # -- entries -----------------------------------------------------------
+    def find_entry(self, source: str, guid: str, url: str) -> EntryRow | None:
+        """An entry by GUID, falling back to its canonical URL."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM entries WHERE source = ? AND guid = ?", (source, guid)).fetchone()
+            if row is None and url:
+                row = self._db.execute("SELECT * FROM entries WHERE source = ? AND url = ?", (source, url)).fetchone()
+        return _entry(row) if row else None
+
+    def upsert_entry(self, e: EntryRow) -> None:
+        now = time.time()
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(source, guid) DO UPDATE SET url=excluded.url, title=excluded.title, published=excluded.published, "
+                "content_hash=excluded.content_hash, doc_id=excluded.doc_id, state=excluded.state, updated_at=excluded.updated_at, "
+                "announce=excluded.announce",
+                (e.source, e.guid, e.url, e.title, e.published, e.content_hash, e.doc_id, e.state, e.first_seen or now, now, e.announce),
+            )
+
+    def entries(self, source: str | None = None, state: str | None = None) -> list[EntryRow]:
+        sql, args = "SELECT * FROM entries WHERE 1=1", []
+        if source is not None:
+            sql += " AND source = ?"
+            args.append(source)
+        if state is not None:
+            sql += " AND state = ?"
+            args.append(state)
+        with self._lock:
+            return [_entry(r) for r in self._db.execute(sql + " ORDER BY first_seen, published, guid", args)]
+
+    # -- announcements -----------------------------------------------------
+    def announcement(self, source: str, guid: str, channel_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM announcements WHERE source = ? AND guid = ? AND channel_id = ?", (source, guid, str(channel_id))).fetchone()
+        return dict(row) if row else None
+
+    def mark_announcing(self, source: str, guid: str, channel_id: int, nonce: str) -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO announcements VALUES (?, ?, ?, ?, NULL, 'sending', ?)", (source, guid, str(channel_id), nonce, time.time()))
+
+    def mark_announced(self, source: str, guid: str, channel_id: int, message_id: int | None) -> None:
+        with self.tx() as db:
+            db.execute(
+                "UPDATE announcements SET state = 'sent', message_id = ?, at = ? WHERE source = ? AND guid = ? AND channel_id = ?",
+                (str(message_id) if message_id else None, time.time(), source, guid, str(channel_id)),
+            )
+
+
+def _entry(row: sqlite3.Row) -> EntryRow:
+    return EntryRow(
+        source=row["source"], guid=row["guid"], url=row["url"], title=row["title"], published=row["published"],
+        content_hash=row["content_hash"], doc_id=row["doc_id"], state=row["state"], first_seen=row["first_seen"], announce=row["announce"],
+    )

@@ -1,0 +1,328 @@
+"""The Chroma store: chunks with embeddings, and one record per complete document.
+
+Chroma is the single source of truth. Two collections:
+
+* ``digestbot_chunks``: one entry per chunk (embedding, text, citation metadata).
+  Its collection metadata records the embedding model and dimension that built it.
+* ``digestbot_documents``: one record per *completely written* document (content
+  hash, title, date, ...). A document is written as: delete its record, replace its
+  chunks, then write its record. A crash in between leaves no record, so the
+  document never looks complete and the next ingest rewrites it.
+
+The same code path serves the embedded ``PersistentClient`` and a Chroma server
+(``HttpClient``) when ``CHROMA_HOST`` is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knowledge.models import Chunk, Document
+
+log = logging.getLogger(__name__)
+
+CHUNKS = "digestbot_chunks"
+DOCUMENTS = "digestbot_documents"
+_BATCH = 1000
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as asked."""
+
+
+class ModelMismatch(StoreError):
+    """The collection was built with another embedding model."""
+
+
+class StoreBusy(StoreError):
+    """Another process is writing to the same embedded store."""
+
+
+@dataclass(slots=True)
+class DocRecord:
+    """What the store knows about one complete document."""
+
+    doc_id: str
+    content_hash: str
+    digest: str
+    title: str
+    date: str
+    url: str
+    source: str
+    kind: str
+    language: str
+    chunks: int
+    arxiv_ids: list[str]
+    paper_title: str
+    ingested_at: float
+    paid: bool = False
+
+
+def _record_from_meta(doc_id: str, meta: dict[str, Any]) -> DocRecord:
+    return DocRecord(
+        doc_id=doc_id,
+        content_hash=str(meta.get("content_hash", "")),
+        digest=str(meta.get("digest", "")),
+        title=str(meta.get("title", "")),
+        date=str(meta.get("date", "")),
+        url=str(meta.get("url", "")),
+        source=str(meta.get("source", "")),
+        kind=str(meta.get("kind", "digest")),
+        language=str(meta.get("language", "")),
+        chunks=int(meta.get("chunks", 0)),
+        arxiv_ids=[a for a in str(meta.get("arxiv_ids", "")).split(",") if a],
+        paper_title=str(meta.get("paper_title", "")),
+        ingested_at=float(meta.get("ingested_at", 0.0)),
+        paid=bool(meta.get("paid", False)),
+    )
+
+
+class ChromaStore:
+    """Chunks and document records in Chroma (embedded or server).
+
+    Args:
+        data_dir: Directory for the embedded store (and the write lock).
+        model_name: The embedding model's stable name, recorded with the collection.
+        dimension: The embedding dimension.
+        host: Chroma server host; when set, an ``HttpClient`` is used.
+        port: Chroma server port.
+        check_model: Refuse a collection built with another model (off only to rebuild it).
+
+    Raises:
+        ModelMismatch: The collection was built with another model and ``check_model`` is set.
+        StoreError: The Chroma server cannot be reached.
+    """
+
+    def __init__(
+        self, data_dir: Path, model_name: str, dimension: int, *, host: str | None = None, port: int = 8000, check_model: bool = True
+    ) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self.data_dir = Path(data_dir)
+        self.model_name = model_name
+        self.dimension = dimension
+        self.host = host
+        self.port = port
+        settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if host:
+            self.location = f"chroma server http://{host}:{port}"
+            try:
+                self._client = chromadb.HttpClient(host=host, port=port, settings=settings)
+                self._client.heartbeat()
+            except Exception as exc:  # noqa: BLE001 - any connection failure
+                raise StoreError(f"cannot reach the Chroma server at {host}:{port} ({exc}); check CHROMA_HOST/CHROMA_PORT") from exc
+        else:
+            path = self.data_dir / "chroma"
+            path.mkdir(parents=True, exist_ok=True)
+            self.location = f"embedded chroma at {path}"
+            self._client = chromadb.PersistentClient(path=str(path), settings=settings)
+        self._check_model = check_model
+        self._chunks = self._open_chunks()
+        self._docs = self._client.get_or_create_collection(DOCUMENTS, embedding_function=None)
+
+    # -- collections -------------------------------------------------------
+    def _open_chunks(self):  # noqa: ANN202 - chromadb Collection
+        collection = self._client.get_or_create_collection(
+            CHUNKS,
+            metadata={"embedding_model": self.model_name, "embedding_dimension": self.dimension},
+            configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=None,
+        )
+        meta = collection.metadata or {}
+        built_with = meta.get("embedding_model")
+        built_dim = meta.get("embedding_dimension")
+        if self._check_model and built_with and (built_with != self.model_name or int(built_dim or 0) != self.dimension):
+            raise ModelMismatch(
+                f"the index at {self.location} was built with embedding model {built_with!r} ({built_dim} dimensions), "
+                f"but EMBEDDING_MODEL is {self.model_name!r} ({self.dimension} dimensions). "
+                "Set EMBEDDING_MODEL back, or rebuild the index with the new model: `digestbot reindex`."
+            )
+        return collection
+
+    @property
+    def built_with(self) -> str:
+        """The model recorded with the chunk collection."""
+        return str((self._chunks.metadata or {}).get("embedding_model", self.model_name))
+
+    # -- locking -----------------------------------------------------------
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Hold the store's write lock; another writer gets :class:`StoreBusy` at once.
+
+        Raises:
+            StoreBusy: Another process holds the lock.
+        """
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / ".write.lock"
+        fh = path.open("a+")
+        try:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                raise StoreBusy(
+                    f"another digestbot process ({holder}) is writing to {self.location}; "
+                    "wait for it to finish (or stop it) and try again"
+                ) from exc
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()}")
+            fh.flush()
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            fh.close()
+
+    # -- documents ---------------------------------------------------------
+    def get_records(self, doc_ids: Sequence[str] | None = None) -> dict[str, DocRecord]:
+        """Records of complete documents (all, or the given IDs that exist)."""
+        out: dict[str, DocRecord] = {}
+        if doc_ids is not None:
+            ids = list(dict.fromkeys(doc_ids))
+            for start in range(0, len(ids), _BATCH):
+                got = self._docs.get(ids=ids[start : start + _BATCH], include=["metadatas"])
+                for doc_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+                    out[doc_id] = _record_from_meta(doc_id, meta or {})
+            return out
+        offset = 0
+        while True:
+            got = self._docs.get(include=["metadatas"], limit=_BATCH * 5, offset=offset)
+            for doc_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+                out[doc_id] = _record_from_meta(doc_id, meta or {})
+            if len(got["ids"]) < _BATCH * 5:
+                return out
+            offset += len(got["ids"])
+
+    def write_document(self, doc: Document, chunks: list[Chunk], embeddings: np.ndarray) -> None:
+        """Replace a document's chunks and then mark it complete (crash-safe order)."""
+        self._docs.delete(ids=[doc.doc_id])
+        self._chunks.delete(where={"doc_id": doc.doc_id})
+        for start in range(0, len(chunks), _BATCH):
+            part = chunks[start : start + _BATCH]
+            self._chunks.add(
+                ids=[c.chunk_id for c in part],
+                embeddings=embeddings[start : start + _BATCH],
+                documents=[c.text for c in part],
+                metadatas=[c.metadata for c in part],
+            )
+        arxiv_ids = sorted({a for c in chunks for a in str(c.metadata.get("arxiv_ids", "")).split(",") if a})
+        self._docs.upsert(
+            ids=[doc.doc_id],
+            embeddings=[[0.0]],
+            metadatas=[
+                {
+                    "content_hash": doc.content_hash,
+                    "digest": doc.digest,
+                    "title": doc.title,
+                    "date": doc.date,
+                    "url": doc.url,
+                    "source": doc.source,
+                    "kind": doc.kind,
+                    "language": doc.language,
+                    "chunks": len(chunks),
+                    "arxiv_ids": ",".join(arxiv_ids)[:30000],
+                    "paper_title": str(doc.extra.get("paper_title", "")),
+                    "paid": bool(doc.extra.get("paid", False)),
+                    "ingested_at": time.time(),
+                }
+            ],
+        )
+
+    def delete_document(self, doc_id: str) -> None:
+        """Remove a document and its chunks."""
+        self._docs.delete(ids=[doc_id])
+        self._chunks.delete(where={"doc_id": doc_id})
+
+    # -- chunks ------------------------------------------------------------
+    def count_chunks(self) -> int:
+        """Number of chunks stored."""
+        return self._chunks.count()
+
+    def query(self, embeddings: np.ndarray, k: int, *, where: dict | None = None) -> list[tuple[str, str, dict, np.ndarray]]:
+        """Nearest chunks to any of the query vectors: ``(chunk_id, text, metadata, embedding)``."""
+        n = min(k, max(1, self._chunks.count()))
+        vectors = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
+        got = self._chunks.query(
+            query_embeddings=list(vectors),
+            n_results=n,
+            where=where,
+            include=["documents", "metadatas", "embeddings"],
+        )
+        out: dict[str, tuple[str, str, dict, np.ndarray]] = {}
+        for row in range(len(got["ids"] or [])):
+            ids = got["ids"][row]
+            docs = (got["documents"] or [[]] * (row + 1))[row]
+            metas = (got["metadatas"] or [[]] * (row + 1))[row]
+            embs = got["embeddings"][row] if got.get("embeddings") is not None else [None] * len(ids)
+            for i, t, m, e in zip(ids, docs, metas, embs, strict=False):
+                out.setdefault(i, (i, t or "", dict(m or {}), np.asarray(e, dtype=np.float32)))
+        return list(out.values())
+
+    def get_chunks(self, chunk_ids: Sequence[str] | None = None, *, where: dict | None = None, with_embeddings: bool = False) -> list[tuple[str, str, dict, Any]]:
+        """Chunks by ID or filter: ``(chunk_id, text, metadata, embedding or None)``."""
+        include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
+        out: list[tuple[str, str, dict, Any]] = []
+        if chunk_ids is not None:
+            ids = list(dict.fromkeys(chunk_ids))
+            batches = [dict(ids=ids[s : s + _BATCH]) for s in range(0, len(ids), _BATCH)]
+        else:
+            batches = []
+        if chunk_ids is None:
+            offset = 0
+            while True:
+                got = self._chunks.get(where=where, include=include, limit=_BATCH * 5, offset=offset)
+                out.extend(self._rows(got, with_embeddings))
+                if len(got["ids"]) < _BATCH * 5:
+                    return out
+                offset += len(got["ids"])
+        for batch in batches:
+            got = self._chunks.get(**batch, where=where, include=include)
+            out.extend(self._rows(got, with_embeddings))
+        return out
+
+    @staticmethod
+    def _rows(got: dict, with_embeddings: bool) -> list[tuple[str, str, dict, Any]]:
+        embeddings = got.get("embeddings") if with_embeddings else None
+        rows = []
+        for n, chunk_id in enumerate(got["ids"]):
+            text = (got["documents"] or [])[n] if got.get("documents") else ""
+            meta = (got["metadatas"] or [])[n] if got.get("metadatas") else {}
+            emb = embeddings[n] if embeddings is not None else None
+            rows.append((chunk_id, text or "", dict(meta or {}), emb))
+        return rows
+
+    def recreate_chunks(self, model_name: str, dimension: int) -> None:
+        """Drop the chunk collection and document records, then recreate them for a model."""
+        for name in (CHUNKS, DOCUMENTS):
+            with contextlib.suppress(Exception):
+                self._client.delete_collection(name)
+        self.model_name, self.dimension = model_name, dimension
+        self._check_model = True
+        self._chunks = self._open_chunks()
+        self._docs = self._client.get_or_create_collection(DOCUMENTS, embedding_function=None)
+
+    def read_all_for_rebuild(self) -> tuple[list[tuple[str, str, dict]], dict[str, DocRecord]]:
+        """Every chunk (id, text, metadata) and every record, to re-embed under a new model."""
+        records = self.get_records()
+        offset = 0
+        rows: list[tuple[str, str, dict]] = []
+        collection = self._client.get_collection(CHUNKS)
+        while True:
+            got = collection.get(include=["documents", "metadatas"], limit=_BATCH * 5, offset=offset)
+            rows.extend((i, t or "", dict(m or {})) for i, t, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False))
+            if len(got["ids"]) < _BATCH * 5:
+                return rows, records
+            offset += len(got["ids"])

@@ -1,0 +1,145 @@
+"""Shared fixtures: the real embedding model (loaded once), real Chroma (embedded and a
+``chroma run`` server on 127.0.0.1), and knowledge bases over the project's own fixtures."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ARCHIVE = FIXTURES / "archive"
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The bundled all-MiniLM-L6-v2, loaded once for the whole session."""
+    from knowledge.embeddings import get_embedder
+
+    e = get_embedder(None)
+    e.model  # noqa: B018 - load now
+    return e
+
+
+def _chroma_executable() -> str | None:
+    found = shutil.which("chroma")
+    if found:
+        return found
+    candidate = Path(sys.executable).parent / "chroma"
+    return str(candidate) if candidate.exists() else None
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory) -> Iterator[tuple[str, int]]:
+    """A real ``chroma run`` server on 127.0.0.1 for this test session."""
+    exe = _chroma_executable()
+    if exe is None:
+        pytest.fail("the chroma command is missing: install chromadb (it ships `chroma run`)")
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    log = (path / "server.log").open("w")
+    proc = subprocess.Popen([exe, "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(path / "db")], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    import httpx
+
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"chroma run exited: {(path / 'server.log').read_text()[-2000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                break
+        time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("chroma run did not start within 60 s")
+    yield "127.0.0.1", port
+    proc.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(10)
+    if proc.poll() is None:
+        proc.kill()
+    log.close()
+
+
+def _reset_server(host: str, port: int) -> None:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False))
+    for col in client.list_collections():
+        client.delete_collection(col.name if hasattr(col, "name") else col)
+
+
+@pytest.fixture(params=["embedded", "server"])
+def backend(request) -> str:
+    """Run a test against the embedded store and against a Chroma server."""
+    return request.param
+
+
+@pytest.fixture
+def settings_factory(tmp_path, request) -> Callable[..., object]:
+    """Build Settings for a fresh data directory; ``server=True`` points at the session's Chroma server."""
+    from knowledge.config import Settings
+
+    def make(server: bool = False, **env: str):
+        values = {"DIGESTBOT_DATA_DIR": str(tmp_path / "data"), "ARXIV_API_URL": f"http://127.0.0.1:{free_port()}/api/query"}
+        if server:
+            host, port = request.getfixturevalue("chroma_server")
+            _reset_server(host, port)
+            values.update(CHROMA_HOST=host, CHROMA_PORT=str(port))
+        values.update(env)
+        return Settings.from_env(values)
+
+    return make
+
+
+@pytest.fixture
+def kb_factory(settings_factory, embedder):
+    """Build KnowledgeBases sharing the session's model; closed after the test."""
+    from knowledge.facade import KnowledgeBase
+
+    made = []
+
+    def make(server: bool = False, **kwargs):
+        kb = KnowledgeBase(settings_factory(server=server), embedder=embedder, **kwargs)
+        made.append(kb)
+        return kb
+
+    yield make
+    for kb in made:
+        kb.close()
+
+
+@pytest.fixture(scope="session")
+def fixture_kb(tmp_path_factory, embedder):
+    """An embedded knowledge base with the project's fixture archive ingested (read-only use)."""
+    from knowledge.config import Settings
+    from knowledge.facade import KnowledgeBase
+
+    data = tmp_path_factory.mktemp("fixture-kb")
+    kb = KnowledgeBase(
+        Settings.from_env({"DIGESTBOT_DATA_DIR": str(data), "ARXIV_API_URL": f"http://127.0.0.1:{free_port()}/api/query"}),
+        embedder=embedder,
+    )
+    kb.ingest([ARCHIVE])
+    yield kb
+    kb.close()

@@ -1,0 +1,540 @@
+"""A real local HTTP server for feed and Substack tests.
+
+:class:`FakeFeedServer` listens on ``127.0.0.1`` (a free port) in a background
+thread. Tests register RSS 2.0 / Atom feeds built from :class:`FakeEntry`
+objects (and may change them between polls), Substack API posts
+(:class:`FakePost`), or raw documents, and can script faults per path: an HTTP
+error status, a slow answer, malformed XML, an oversized body, a redirect loop
+or a redirect to another path. Every request is recorded with its headers.
+ETag and Last-Modified validators are served, and conditional requests get a
+real ``304 Not Modified``.
+
+Example::
+
+    with FakeFeedServer() as server:
+        server.set_feed("/feed.xml", [FakeEntry("Issue 1", "/p/1", guid="1")])
+        fetcher.fetch(server.url("/feed.xml"))
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape, quoteattr
+
+log = logging.getLogger(__name__)
+
+RSS_TYPE = "application/rss+xml; charset=utf-8"
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+JSON_TYPE = "application/json; charset=utf-8"
+DEFAULT_DATE = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
+MALFORMED_XML = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+    b"<title>Broken & unescaped</title><<not-a-tag>></channel"
+)
+_CHUNK = 64 * 1024
+
+
+@dataclass
+class FakeEntry:
+    """One feed item as the test wants it served.
+
+    Attributes:
+        title: Item title (escaped when rendered).
+        link: Item link; a path like ``/p/x`` is made absolute on this server.
+        guid: GUID / Atom id; ``None`` leaves the element out.
+        published: Publication time (RSS ``pubDate``, Atom ``published``).
+        updated: Atom ``updated`` (defaults to ``published``).
+        summary: RSS ``description`` / Atom ``summary`` (HTML, escaped).
+        content: Full HTML (``content:encoded`` / Atom ``content``); ``None``
+            leaves it out.
+        author: Author name; ``""`` leaves it out.
+    """
+
+    title: str
+    link: str
+    guid: str | None = None
+    published: datetime = DEFAULT_DATE
+    updated: datetime | None = None
+    summary: str = ""
+    content: str | None = None
+    author: str = ""
+
+
+@dataclass
+class FakePost:
+    """One Substack post served by the fake ``/api/v1`` endpoints.
+
+    Attributes:
+        slug: URL slug.
+        title: Title.
+        post_date: Publication time (archive is sorted newest first).
+        body_html: Body returned by ``/api/v1/posts/<slug>`` (serve only a
+            preview for paid posts, as Substack does).
+        subtitle: Subtitle.
+        audience: ``"everyone"``, ``"only_paid"``, ...
+        type: ``"newsletter"``, ``"podcast"``, ``"thread"``, ...
+        description: Short description.
+        id: Numeric id (assigned from a counter when ``None``).
+    """
+
+    slug: str
+    title: str
+    post_date: datetime = DEFAULT_DATE
+    body_html: str = "<p>Body.</p>"
+    subtitle: str = ""
+    audience: str = "everyone"
+    type: str = "newsletter"
+    description: str = ""
+    id: int | None = None
+
+
+@dataclass
+class RecordedRequest:
+    """A request the server received.
+
+    Attributes:
+        method: HTTP method.
+        path: Path without the query string.
+        query: Raw query string.
+        headers: Request headers with lower-cased names.
+    """
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+
+
+@dataclass
+class _Resource:
+    body: bytes
+    content_type: str
+    etag: str
+    last_modified: str
+
+
+@dataclass
+class _Fault:
+    kind: str
+    status: int = 500
+    delay: float = 0.0
+    size: int = 0
+    target: str = ""
+    declare_length: bool = True
+
+
+@dataclass
+class _State:
+    resources: dict[str, _Resource] = field(default_factory=dict)
+    posts: dict[str, FakePost] = field(default_factory=dict)
+    faults: dict[str, _Fault] = field(default_factory=dict)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    last_modified: datetime | None = None
+
+
+class FakeFeedServer:
+    """Threaded HTTP server on 127.0.0.1 serving scripted feeds and faults.
+
+    Use as a context manager; :attr:`base_url` is ``http://127.0.0.1:<port>``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = _State()
+        self._stopping = threading.Event()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.fake = self  # type: ignore[attr-defined]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.01},
+            name="fake-feed-server",
+            daemon=True,
+        )
+        self._next_post_id = 1000
+
+    def __enter__(self) -> FakeFeedServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start serving in the background thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving, wake slow handlers and close the socket (idempotent)."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        """Absolute URL of ``path`` on this server."""
+        return self.base_url + (path if path.startswith("/") else "/" + path)
+
+    # Content -----------------------------------------------------------------
+
+    def set_feed(
+        self,
+        path: str,
+        entries: Iterable[FakeEntry],
+        *,
+        kind: str = "rss",
+        title: str = "Fake Digest",
+    ) -> None:
+        """Serve (or replace) a feed at ``path``.
+
+        Args:
+            path: Path to serve it at, e.g. ``/feed.xml``.
+            entries: Items, newest first as feeds usually list them.
+            kind: ``"rss"`` (RSS 2.0) or ``"atom"``.
+            title: Feed title.
+        """
+        items = list(entries)
+        if kind == "rss":
+            body, content_type = self._rss(items, title), RSS_TYPE
+        elif kind == "atom":
+            body, content_type = self._atom(path, items, title), ATOM_TYPE
+        else:
+            raise ValueError(f"unknown feed kind {kind!r}")
+        self.set_raw(path, body.encode("utf-8"), content_type)
+
+    def set_raw(self, path: str, body: bytes, content_type: str) -> None:
+        """Serve arbitrary bytes at ``path`` with ETag/Last-Modified validators.
+
+        The Last-Modified time only moves when the body changes, and always
+        moves forward by at least a second, so If-Modified-Since works.
+        """
+        etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+        with self._lock:
+            current = self._state.resources.get(path)
+            if current is not None and current.etag == etag:
+                return
+            stamp = self._next_modified_time()
+            self._state.resources[path] = _Resource(
+                body, content_type, etag, email.utils.format_datetime(stamp, usegmt=True)
+            )
+
+    def remove(self, path: str) -> None:
+        """Stop serving ``path`` (it then answers 404)."""
+        with self._lock:
+            self._state.resources.pop(path, None)
+
+    def add_post(self, post: FakePost) -> FakePost:
+        """Register a Substack post for ``/api/v1/archive`` and ``/api/v1/posts/<slug>``."""
+        with self._lock:
+            if post.id is None:
+                self._next_post_id += 1
+                post.id = self._next_post_id
+            self._state.posts[post.slug] = post
+        return post
+
+    def set_posts(self, posts: Iterable[FakePost]) -> None:
+        """Replace all Substack posts."""
+        with self._lock:
+            self._state.posts.clear()
+        for post in posts:
+            self.add_post(post)
+
+    # Faults ------------------------------------------------------------------
+
+    def fail(self, path: str, status: int = 500) -> None:
+        """Answer every request for ``path`` with ``status``."""
+        self._set_fault(path, _Fault("status", status=status))
+
+    def slow(self, path: str, delay: float = 2.0) -> None:
+        """Wait ``delay`` seconds before answering ``path`` normally."""
+        self._set_fault(path, _Fault("slow", delay=delay))
+
+    def malformed(self, path: str) -> None:
+        """Serve broken XML (no usable entries) at ``path``."""
+        self._set_fault(path, _Fault("malformed"))
+
+    def oversized(self, path: str, size: int, *, declare_length: bool = True) -> None:
+        """Serve a ``size``-byte body at ``path``.
+
+        Args:
+            path: The path.
+            size: Body size in bytes.
+            declare_length: Send ``Content-Length``; when false the body is
+                close-delimited, so the client must count while streaming.
+        """
+        self._set_fault(path, _Fault("oversized", size=size, declare_length=declare_length))
+
+    def redirect(self, path: str, to: str, status: int = 302) -> None:
+        """Redirect ``path`` to ``to`` (a path or absolute URL)."""
+        self._set_fault(path, _Fault("redirect", status=status, target=to))
+
+    def redirect_loop(self, path: str) -> None:
+        """Make ``path`` redirect to itself forever."""
+        self.redirect(path, path)
+
+    def clear_fault(self, path: str) -> None:
+        """Serve ``path`` normally again."""
+        with self._lock:
+            self._state.faults.pop(path, None)
+
+    # Request log -------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A copy of all requests received so far, in order."""
+        with self._lock:
+            return list(self._state.requests)
+
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        """The requests received for ``path`` (query ignored)."""
+        return [request for request in self.requests if request.path == path]
+
+    # Internals used by the handler -------------------------------------------
+
+    def _set_fault(self, path: str, fault: _Fault) -> None:
+        with self._lock:
+            self._state.faults[path] = fault
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._state.requests.append(request)
+
+    def _lookup(self, path: str) -> tuple[_Fault | None, _Resource | None]:
+        with self._lock:
+            return self._state.faults.get(path), self._state.resources.get(path)
+
+    def _sleep(self, seconds: float) -> None:
+        self._stopping.wait(seconds)
+
+    def _next_modified_time(self) -> datetime:
+        now = datetime.now(UTC).replace(microsecond=0)
+        previous = self._state.last_modified
+        stamp = now if previous is None or now > previous else previous + timedelta(seconds=1)
+        self._state.last_modified = stamp
+        return stamp
+
+    def _archive_json(self, query: str) -> bytes:
+        params = parse_qs(query)
+        offset = _int_param(params, "offset", 0)
+        limit = _int_param(params, "limit", 12)
+        with self._lock:
+            posts = sorted(
+                self._state.posts.values(), key=lambda post: post.post_date, reverse=True
+            )
+        page = posts[offset : offset + limit]
+        return json.dumps([self._post_summary(post) for post in page]).encode("utf-8")
+
+    def _post_json(self, slug: str) -> bytes | None:
+        with self._lock:
+            post = self._state.posts.get(slug)
+        if post is None:
+            return None
+        data = self._post_summary(post)
+        data["body_html"] = post.body_html
+        return json.dumps(data).encode("utf-8")
+
+    def _post_summary(self, post: FakePost) -> dict[str, object]:
+        return {
+            "id": post.id,
+            "slug": post.slug,
+            "title": post.title,
+            "subtitle": post.subtitle,
+            "post_date": post.post_date.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "canonical_url": self.url(f"/p/{post.slug}"),
+            "audience": post.audience,
+            "type": post.type,
+            "description": post.description,
+        }
+
+    def _absolute(self, link: str) -> str:
+        return self.url(link) if link.startswith("/") else link
+
+    def _rss(self, entries: list[FakeEntry], title: str) -> str:
+        items = "".join(self._rss_item(entry) for entry in entries)
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>\n'
+            '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/">\n<channel>\n'
+            f"<title>{escape(title)}</title>\n<link>{escape(self.base_url)}/</link>\n"
+            f"<description>{escape(title)} feed</description>\n{items}</channel>\n</rss>\n"
+        )
+
+    def _rss_item(self, entry: FakeEntry) -> str:
+        parts = [
+            f"<title>{escape(entry.title)}</title>",
+            f"<link>{escape(self._absolute(entry.link))}</link>",
+        ]
+        if entry.guid is not None:
+            parts.append(f'<guid isPermaLink="false">{escape(entry.guid)}</guid>')
+        parts.append(
+            f"<pubDate>{email.utils.format_datetime(entry.published.astimezone(UTC), usegmt=True)}</pubDate>"
+        )
+        parts.append(f"<description>{escape(entry.summary)}</description>")
+        if entry.content is not None:
+            parts.append(f"<content:encoded>{escape(entry.content)}</content:encoded>")
+        if entry.author:
+            parts.append(f"<dc:creator>{escape(entry.author)}</dc:creator>")
+        return "<item>" + "".join(parts) + "</item>\n"
+
+    def _atom(self, path: str, entries: list[FakeEntry], title: str) -> str:
+        newest = max((entry.updated or entry.published for entry in entries), default=DEFAULT_DATE)
+        body = "".join(self._atom_entry(entry) for entry in entries)
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
+            f"<title>{escape(title)}</title>\n<id>{escape(self.url(path))}</id>\n"
+            f'<link rel="self" href={quoteattr(self.url(path))}/>\n'
+            f"<updated>{_atom_time(newest)}</updated>\n{body}</feed>\n"
+        )
+
+    def _atom_entry(self, entry: FakeEntry) -> str:
+        parts = [f'<title type="text">{escape(entry.title)}</title>']
+        parts.append(
+            f'<link rel="alternate" type="text/html" href={quoteattr(self._absolute(entry.link))}/>'
+        )
+        if entry.guid is not None:
+            parts.append(f"<id>{escape(entry.guid)}</id>")
+        parts.append(f"<published>{_atom_time(entry.published)}</published>")
+        parts.append(f"<updated>{_atom_time(entry.updated or entry.published)}</updated>")
+        parts.append(f'<summary type="html">{escape(entry.summary)}</summary>')
+        if entry.content is not None:
+            parts.append(f'<content type="html">{escape(entry.content)}</content>')
+        if entry.author:
+            parts.append(f"<author><name>{escape(entry.author)}</name></author>")
+        return "<entry>" + "".join(parts) + "</entry>\n"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "FakeFeedServer/1.0"
+
+    @property
+    def fake(self) -> FakeFeedServer:
+        return self.server.fake  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("fake feed server: " + format, *args)
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        self.fake._record(RecordedRequest("GET", parts.path, parts.query, headers))
+        try:
+            self._answer(parts.path, parts.query)
+        except (BrokenPipeError, ConnectionResetError):
+            log.debug("fake feed server: client went away during %s", parts.path)
+
+    def _answer(self, path: str, query: str) -> None:
+        fault, resource = self.fake._lookup(path)
+        if fault is not None and fault.kind == "slow":
+            self.fake._sleep(fault.delay)
+        elif fault is not None:
+            self._fault(fault)
+            return
+        if resource is not None:
+            self._resource(resource)
+        elif path == "/api/v1/archive":
+            self._send(200, self.fake._archive_json(query), JSON_TYPE)
+        elif path.startswith("/api/v1/posts/"):
+            body = self.fake._post_json(path.removeprefix("/api/v1/posts/"))
+            if body is None:
+                self._send(404, b'{"error":"Not found"}', JSON_TYPE)
+            else:
+                self._send(200, body, JSON_TYPE)
+        else:
+            self._send(404, b"Not Found", "text/plain")
+
+    def _fault(self, fault: _Fault) -> None:
+        if fault.kind == "status":
+            self._send(fault.status, f"HTTP {fault.status}".encode(), "text/plain")
+        elif fault.kind == "malformed":
+            self._send(200, MALFORMED_XML, RSS_TYPE)
+        elif fault.kind == "oversized":
+            self._oversized(fault.size, fault.declare_length)
+        elif fault.kind == "redirect":
+            self._send(fault.status, b"", "text/plain", extra={"Location": fault.target})
+        else:
+            raise ValueError(f"unknown fault {fault.kind!r}")
+
+    def _resource(self, resource: _Resource) -> None:
+        validators = {"ETag": resource.etag, "Last-Modified": resource.last_modified}
+        if _not_modified(self.headers, resource):
+            self._send(304, b"", None, extra=validators)
+        else:
+            self._send(200, resource.body, resource.content_type, extra=validators)
+
+    def _oversized(self, size: int, declare_length: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", RSS_TYPE)
+        if declare_length:
+            self.send_header("Content-Length", str(size))
+        self.end_headers()
+        head = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title><!--'
+        self.wfile.write(head[:size])
+        remaining = size - len(head)
+        while remaining > 0:
+            chunk = min(remaining, _CHUNK)
+            self.wfile.write(b"x" * chunk)
+            remaining -= chunk
+        self.wfile.flush()
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str | None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        if status != 304:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if status != 304 and body:
+            self.wfile.write(body)
+
+
+def _not_modified(headers: Message, resource: _Resource) -> bool:
+    """RFC 9110 precedence: If-None-Match wins over If-Modified-Since."""
+    if_none_match = headers.get("If-None-Match")
+    if if_none_match:
+        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+        return "*" in tags or resource.etag in tags
+    if_modified_since = headers.get("If-Modified-Since")
+    if not if_modified_since:
+        return False
+    try:
+        since = email.utils.parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError):
+        return False
+    return email.utils.parsedate_to_datetime(resource.last_modified) <= since
+
+
+def _atom_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _int_param(params: dict[str, list[str]], name: str, default: int) -> int:
+    try:
+        return max(0, int(params[name][0]))
+    except (KeyError, IndexError, ValueError):
+        return default
