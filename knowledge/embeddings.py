@@ -60,6 +60,10 @@ class Embedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # token counting runs past the window on purpose
+        hf_logging.disable_progress_bar()
 
         try:
             model = SentenceTransformer(self._path, device="cpu")

@@ -227,14 +227,15 @@ class Poller:
             self._failed(source, health, result, report, now)
             return
         self._succeeded(source, health, result, report, now)
-        if result.status == "ok":
-            if not health.seeded:
-                self._seed(source, result.entries, report)
-                health.seeded = True
-            else:
-                for entry in result.entries:
-                    self._handle_entry(source, entry, report)
-        self._retry_unindexed(source, result, report)
+        handled: set[str] = set()
+        if result.status == "ok" and not health.seeded:
+            self._seed(source, result.entries, report)
+            health.seeded = True
+        elif result.status == "ok":
+            for entry in result.entries:
+                self._handle_entry(source, entry, report)
+                handled.add(entry.guid)
+        self._retry_unindexed(source, result, report, skip=handled)
         self.state.save_health(health)
 
     def _failed(self, source: SourceConfig, health: SourceHealth, result: FetchResult, report: PollReport, now: float) -> None:
@@ -325,19 +326,17 @@ class Poller:
         self.state.upsert_entry(row)
         return True
 
-    def _retry_unindexed(self, source: SourceConfig, result: FetchResult, report: PollReport) -> None:
-        """Entries seen earlier whose indexing failed (or was cut short by a crash) are tried again."""
-        if result.status != "ok":
-            return
+    def _retry_unindexed(self, source: SourceConfig, result: FetchResult, report: PollReport, *, skip: set[str]) -> None:
+        """Entries seen earlier whose indexing failed (or was cut short by a crash) are tried again.
+
+        The feed's copy is used when this poll has it; otherwise the post page is fetched.
+        """
         by_guid = {e.guid: e for e in result.entries}
         for row in self.state.entries(source.name, SEEN):
-            entry = by_guid.get(row.guid)
-            if entry is not None and not self._was_handled_now(row, report):
-                self._index(source, entry, row, report)
-
-    @staticmethod
-    def _was_handled_now(row: EntryRow, report: PollReport) -> bool:
-        return False
+            if row.guid in skip:
+                continue
+            entry = by_guid.get(row.guid) or FeedEntry(guid=row.guid, link=row.url, title=row.title, published=row.published)
+            self._index(source, entry, row, report)
 
     # -- announcing ------------------------------------------------------------
     def _pending_with_cap(self) -> tuple[list[Announcement], list[str]]:

@@ -31,10 +31,16 @@ def document_from_entry(entry: FeedEntry, digest: str, fetcher: FeedFetcher | No
         ParseError: The entry has no usable text.
         FetchError: The post page was needed and could not be fetched.
     """
-    html = entry.content_html or ""
+    html = entry.content_html or entry.summary_html or ""
     if len(html) < MIN_FEED_TEXT and fetcher is not None and entry.link:
-        html = fetcher.fetch_text(entry.link)
-    html = html or entry.summary_html
+        try:
+            page = fetcher.fetch_text(entry.link)
+        except FetchError:
+            if not html.strip():
+                raise
+            log.info("using the feed's short text for %s: its page could not be fetched", entry.link)
+        else:
+            html = page if len(page) > len(html) else html
     if not html.strip():
         raise ParseError("the entry has no text")
     return document_from_html(html, source=entry.link or entry.guid, digest=digest, url=entry.link, title=entry.title, date=entry.published)

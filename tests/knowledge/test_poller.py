@@ -1,0 +1,205 @@
+"""The poller against a real local feed server: seeding, exactly-once progress, edits, faults, health."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from knowledge.poller import Poller
+from knowledge.state import ANNOUNCED, INDEXED, SKIPPED, StateDB
+from tests.fakes.feed_server import FakeEntry, FakeFeedServer, FakePost
+
+BASE = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def issue(n: int, *, title: str | None = None, body: str | None = None, guid: str | None = None) -> FakeEntry:
+    heading = f"Paper {n}: Glass Routers for Sparse Experts number {n}"
+    html = body or (
+        f"<p>Issue {n} opens with a short note about what happened in machine learning this week, and why it matters.</p>"
+        f"<h2>{heading}</h2><p>The authors of paper {n} route tokens through glass routers and report a {n}0% speedup "
+        f"(<a href='https://arxiv.org/abs/2403.0{1000 + n}'>arXiv</a>).</p>"
+    )
+    return FakeEntry(title=title or f"Weekly issue {n}", link=f"/p/issue-{n}", guid=guid or f"issue-{n}", published=BASE + timedelta(days=7 * n), content=html)
+
+
+@pytest.fixture
+def server():
+    with FakeFeedServer() as s:
+        yield s
+
+
+@pytest.fixture
+def make_poller(tmp_path, server, kb_factory):
+    kb = kb_factory()
+    made = []
+
+    def make(sources: list[tuple[str, str, str]], **env: str) -> Poller:
+        toml = "".join(f'[[digest]]\nname = "{n}"\nfeed = "{server.url(f)}"\n' + (f'substack = "{server.base_url}"\n' if s else "") for n, f, s in sources)
+        path = tmp_path / "sources.toml"
+        path.write_text(toml)
+        from knowledge.config import Settings
+
+        settings = Settings.from_env({
+            "DIGESTBOT_DATA_DIR": str(kb.settings.data_dir), "DIGESTBOT_SOURCES": str(path), "DIGESTBOT_ALLOW_PRIVATE_URLS": "1",
+            "POLL_MINUTES": "0.05", "HTTP_TIMEOUT_SECONDS": "0.5", "MAX_FEED_BYTES": "200000", **env,
+        })
+        state = StateDB(settings.state_db)
+        poller = Poller(kb, state, settings, substack_pace=0)
+        made.append(state)
+        return poller
+
+    yield make
+    for state in made:
+        state.close()
+
+
+def test_first_run_seeds_and_backfills_without_announcing(server, make_poller):
+    server.set_feed("/feed", [issue(2), issue(1)])
+    server.set_posts([FakePost("old-one", "An old issue", body_html="<p>" + "Old archive text about pebble adapters. " * 5 + "</p>"),
+                      FakePost("paid-one", "A paid issue", audience="only_paid", body_html="<p>" + "Only the public preview about router entropy. " * 5 + "</p>")])
+    poller = make_poller([("Glass Weekly", "/feed", "substack")])
+    report = poller.poll_once()
+    assert report.seeded == {"Glass Weekly": 2}
+    assert report.announcements == [] and poller.pending() == []
+    assert {e.state for e in poller.state.entries("Glass Weekly")} == {SKIPPED}
+    # the feed's issues and the archive are answerable
+    assert poller.kb.ask("glass routers speedup").found
+    answer = poller.kb.ask("pebble adapters old archive")
+    assert answer.found and answer.citations[0].title == "An old issue"
+    paid = [r for r in poller.kb.store.get_records().values() if r.title == "A paid issue"]
+    assert paid and paid[0].paid
+
+
+def test_new_issue_is_indexed_then_announced_once_across_restarts(server, make_poller):
+    server.set_feed("/feed", [issue(1)])
+    poller = make_poller([("Glass Weekly", "/feed", "")])
+    poller.poll_once()
+    server.set_feed("/feed", [issue(2), issue(1)])
+    report = poller.poll_once(force=True)
+    assert report.new_entries == 1 and report.indexed == 1
+    (a,) = report.announcements
+    assert a.title == "Weekly issue 2" and a.digest == "Glass Weekly"
+    assert any("Glass Routers" in p for p in a.papers) and "note about what happened" in a.summary
+    assert poller.kb.ask("glass routers 20% speedup").found  # answerable before it is announced
+    # restart between index and announce: a fresh poller over the same state still has it pending
+    again = make_poller([("Glass Weekly", "/feed", "")])
+    assert [p.guid for p in again.pending()] == ["issue-2"]
+    assert again.poll_once(force=True).announcements[0].guid == "issue-2"
+    again.mark_announced("Glass Weekly", "issue-2")
+    # restart after announce: nothing again
+    third = make_poller([("Glass Weekly", "/feed", "")])
+    assert third.poll_once(force=True).announcements == []
+    assert third.state.find_entry("Glass Weekly", "issue-2", "").state == ANNOUNCED
+
+
+def test_edited_post_is_reindexed_not_reannounced(server, make_poller):
+    server.set_feed("/feed", [issue(1)])
+    poller = make_poller([("Glass Weekly", "/feed", "")])
+    poller.poll_once()
+    server.set_feed("/feed", [issue(2), issue(1)])
+    poller.poll_once(force=True)
+    poller.mark_announced("Glass Weekly", "issue-2")
+    edited = issue(2, body="<p>Corrected: the glass routers paper reports a quartz speedup, not a percentage, and a longer note.</p>")
+    server.set_feed("/feed", [edited, issue(1)])
+    report = poller.poll_once(force=True)
+    assert report.reindexed == 1 and report.announcements == [] and report.new_entries == 0
+    assert "quartz" in poller.kb.ask("glass routers quartz speedup").citations[0].excerpt
+
+
+def test_guid_falls_back_to_url_and_duplicates_are_one_entry(server, make_poller):
+    server.set_feed("/feed", [issue(1)])
+    poller = make_poller([("Glass Weekly", "/feed", "")])
+    poller.poll_once()
+    dup = issue(3)
+    server.set_feed("/feed", [dup, dup, issue(1)])
+    report = poller.poll_once(force=True)
+    assert report.new_entries == 1 and len(report.announcements) == 1
+
+
+def test_missed_issues_are_capped_with_one_summary_line(server, make_poller):
+    server.set_feed("/feed", [issue(1)])
+    poller = make_poller([("Glass Weekly", "/feed", "")], ANNOUNCE_MAX_MISSED="2")
+    poller.poll_once()
+    server.set_feed("/feed", [issue(n) for n in range(6, 0, -1)])
+    report = poller.poll_once(force=True)
+    assert [a.guid for a in report.announcements] == ["issue-5", "issue-6"]
+    assert len(report.summaries) == 1 and "3 more new issues" in report.summaries[0]
+    for a in report.announcements:
+        poller.mark_announced(a.source, a.guid)
+    assert poller.poll_once(force=True).announcements == []  # summarised ones are done too
+
+
+@pytest.mark.parametrize("fault", ["500", "slow", "malformed", "oversized", "redirect_loop"])
+def test_a_broken_feed_never_stops_the_others(server, make_poller, fault):
+    server.set_feed("/good", [issue(1)])
+    server.set_feed("/bad", [issue(1)])
+    {"500": lambda: server.fail("/bad", 500), "slow": lambda: server.slow("/bad", 2.0), "malformed": lambda: server.malformed("/bad"),
+     "oversized": lambda: server.oversized("/bad", 500_000), "redirect_loop": lambda: server.redirect_loop("/bad")}[fault]()
+    poller = make_poller([("Broken", "/bad", ""), ("Good", "/good", "")])
+    report = poller.poll_once()
+    assert "Broken" in report.errors and "Good" not in report.errors
+    assert report.seeded.get("Good") == 1
+    assert poller.state.health("Broken").failures == 1
+
+
+def test_source_is_paused_after_failures_and_recovers(server, make_poller):
+    server.set_feed("/feed", [issue(1)])
+    server.fail("/feed", 503)
+    poller = make_poller([("Glass Weekly", "/feed", "")])
+    notices = []
+    for _ in range(4):
+        notices += poller.poll_once(force=True).notices
+    assert [n.kind for n in notices] == ["paused"]  # one visible message, not one per failure
+    assert "Glass Weekly" in notices[0].message and "503" in notices[0].message
+    assert poller.state.health("Glass Weekly").paused
+    assert any("paused" in line for line in poller.health_lines())
+    server.clear_fault("/feed")
+    recovered = poller.poll_once(force=True).notices
+    assert [n.kind for n in recovered] == ["recovered"]
+    assert not poller.state.health("Glass Weekly").paused
+
+
+def test_backoff_skips_a_failing_source_until_its_time(server, make_poller):
+    server.fail("/feed", 500)
+    poller = make_poller([("Glass Weekly", "/feed", "")])
+    poller.poll_once()
+    assert poller.poll_once().checked == []  # backing off
+    assert poller.state.health("Glass Weekly").next_attempt > poller.clock()
+
+
+def test_conditional_get_and_dry_run(server, make_poller):
+    server.set_feed("/feed", [issue(1)])
+    poller = make_poller([("Glass Weekly", "/feed", "")])
+    poller.poll_once()
+    poller.poll_once(force=True)
+    headers = server.requests_to("/feed")[-1].headers
+    assert headers.get("if-none-match") or headers.get("if-modified-since")
+    server.set_feed("/feed", [issue(2), issue(1)])
+    dry = poller.poll_once(dry_run=True, force=True)
+    assert dry.would_index == ["Glass Weekly: Weekly issue 2"]
+    assert poller.state.find_entry("Glass Weekly", "issue-2", "") is None  # nothing recorded
+
+
+def test_admin_sources_are_validated(make_poller):
+    poller = make_poller([])
+    poller.settings = poller.settings.__class__(**{**{f: getattr(poller.settings, f) for f in poller.settings.__dataclass_fields__}, "allow_private_urls": False})
+    with pytest.raises(ValueError, match="private|loopback|local"):
+        poller.add_source("Local", "http://127.0.0.1:9/feed")
+    with pytest.raises(ValueError):
+        poller.add_source("Ftp", "ftp://example.org/feed")
+    assert poller.sources() == []
+
+
+def test_an_entry_whose_indexing_failed_is_retried(server, make_poller):
+    server.set_feed("/feed", [issue(1)])
+    poller = make_poller([("Glass Weekly", "/feed", "")])
+    poller.poll_once()
+    server.set_feed("/feed", [FakeEntry(title="Empty", link="/p/empty", guid="empty", content="<p></p>"), issue(1)])
+    server.set_raw("/p/empty", b"<html><body></body></html>", "text/html")
+    poller.poll_once(force=True)
+    assert poller.state.find_entry("Glass Weekly", "empty", "").state == "seen"
+    server.set_raw("/p/empty", b"<html><body><p>Now the post has text about crystal adapters and more words to read.</p></body></html>", "text/html")
+    report = poller.poll_once(force=True)
+    assert poller.state.find_entry("Glass Weekly", "empty", "").state == INDEXED
+    assert [a.guid for a in report.announcements] == ["empty"]
