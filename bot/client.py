@@ -96,11 +96,26 @@ class DigestBotMixin:
             text = "Sorry, something went wrong while answering. The error has been logged."
         await send_ephemeral(interaction, text)
 
+    async def on_command_error(self, context: commands.Context, exception: commands.CommandError, /) -> None:
+        """Questions arrive as mentions, which the mention prefix also parses: an unknown command is just a question."""
+        if isinstance(exception, commands.CommandNotFound):
+            return
+        await super().on_command_error(context, exception)  # type: ignore[misc]
+
 
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
     """Reply privately, whether or not the interaction was already acknowledged."""
     try:
         if interaction.response.is_done():
+            if interaction.response.type is discord.InteractionResponseType.deferred_channel_message:
+                # The first follow-up replaces a public "thinking…" placeholder and stays
+                # public whatever its flags say: remove the placeholder so the note is private.
+                try:
+                    original = await interaction.original_response()
+                    if original.flags.loading:
+                        await interaction.delete_original_response()
+                except discord.HTTPException:
+                    log.warning("could not remove the placeholder of interaction %s", interaction.id)
             await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
         else:
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)

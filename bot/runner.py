@@ -26,6 +26,13 @@ class RedactToken(logging.Filter):
             if self.token in message:
                 record.msg = message.replace(self.token, "[token]")
                 record.args = ()
+            traceback = record.exc_text or (logging.Formatter().formatException(record.exc_info) if record.exc_info else "")
+            if self.token in traceback:
+                # Keep only the redacted traceback text, so no formatter can render the original.
+                record.exc_text = traceback.replace(self.token, "[token]")
+                record.exc_info = None
+            if record.stack_info and self.token in record.stack_info:
+                record.stack_info = record.stack_info.replace(self.token, "[token]")
         return True
 
 

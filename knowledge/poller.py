@@ -260,7 +260,7 @@ class Poller:
         health.paused = False
         health.pause_notice = ""
         health.last_ok = now
-        health.next_attempt = now + self.settings.poll_minutes * 60
+        health.next_attempt = 0.0  # the loop sets the cadence; only failures back off
         health.etag = result.etag
         health.last_modified = result.last_modified
 

@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import conversation as convo
+from bot.client import send_ephemeral
 from bot.embeds import NO_MENTIONS, answer_embed, more_embed
 from knowledge.models import Answer
 
@@ -45,6 +46,11 @@ class AnswerView(discord.ui.View):
     @discord.ui.button(emoji="👎", style=discord.ButtonStyle.secondary, custom_id="digestbot:down")
     async def down(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         await self._vote(interaction, "down")
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item, /) -> None:
+        """A short ephemeral note for the user; the traceback goes to the log."""
+        log.error("button %s failed", getattr(item, "custom_id", "?"), exc_info=error)
+        await send_ephemeral(interaction, "Sorry, something went wrong while answering. The error has been logged.")
 
     async def _vote(self, interaction: discord.Interaction, verdict: str) -> None:
         await self.bot.run_blocking(  # type: ignore[attr-defined]

@@ -199,9 +199,16 @@ class MockMessage(CustomMockMixin, unittest.mock.MagicMock):
         super().__init__(**(defaults | kwargs))
 
         def reply(content: str | None = None, **kw: Any) -> MockMessage:
-            return MockMessage(content=content or "", channel=self.channel, author=MockUser(id=BOT_USER_ID, bot=True), embeds=_embeds(kw))
+            sent = MockMessage(content=content or "", channel=self.channel, author=MockUser(id=BOT_USER_ID, bot=True), embeds=_embeds(kw))
+            reply.replies.append(sent)  # type: ignore[attr-defined]
+            return sent
 
+        reply.replies = []  # type: ignore[attr-defined]
         self.reply.side_effect = reply
+
+    def bot_replies(self) -> list[MockMessage]:
+        """The messages ``reply()`` returned, oldest first."""
+        return self.reply.side_effect.replies
 
     def reply_to(self, sent: MockMessage, content: str, **kwargs: Any) -> MockMessage:
         """A user's message replying to ``sent`` in the same channel (resolved, like Discord's gateway)."""

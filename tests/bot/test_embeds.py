@@ -34,7 +34,7 @@ def test_limits_match_discord() -> None:
 
 def test_answer_with_ten_huge_citations_and_long_question_fits() -> None:
     question = "q" * 300
-    answer = make_answer(question, citations=0, citations_override=None) if False else make_answer(question)
+    answer = make_answer(question)
     answer.citations = [huge_citation(i) for i in range(1, 11)]
     answer.answer = "L" * 5000 + "\nsecond line"
     embed = answer_embed(answer, asked_by="x" * 3000)
