@@ -9,8 +9,11 @@ it is marked sent; not found, it is sent again.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import secrets
+from typing import IO
 
 import discord
 from discord.ext import commands, tasks
@@ -44,13 +47,36 @@ class AnnounceCog(commands.Cog):
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = bot
         self.poll.change_interval(minutes=bot.settings.poll_minutes)  # type: ignore[attr-defined]
+        self._lock_file: IO[str] | None = None
 
     async def cog_load(self) -> None:
-        if getattr(self.bot, "poller", None) is not None:
-            self.poll.start()
+        if getattr(self.bot, "poller", None) is None:
+            return
+        if not self._take_poll_lock():
+            log.info("another digestbot process polls the digests for this deployment; this one only answers")
+            return
+        self.poll.start()
 
     async def cog_unload(self) -> None:
         self.poll.cancel()
+        if self._lock_file is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+    def _take_poll_lock(self) -> bool:
+        """Polling happens once per deployment: whoever holds ``poller.lock`` in the data dir polls."""
+        data_dir = self.bot.settings.data_dir  # type: ignore[attr-defined]
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fh = (data_dir / "poller.lock").open("a+")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            return False
+        self._lock_file = fh
+        return True
 
     @tasks.loop(minutes=30)
     async def poll(self) -> None:

@@ -144,3 +144,14 @@ async def test_health_messages_when_a_source_pauses_and_recovers(discord_api, fe
 def _due(health):
     health.next_attempt = 0
     return health
+
+
+async def test_only_one_process_polls_per_deployment(discord_api, world):
+    settings, kb, open_poller = world
+    first = create_bot(settings, kb, open_poller().state, open_poller(), cogs=("bot.cogs.announce",), guild_ready_timeout=0.05)
+    second = create_bot(settings, kb, open_poller().state, open_poller(), cogs=("bot.cogs.announce",), guild_ready_timeout=0.05)
+    async with discord_api.running(first):
+        assert first.get_cog("AnnounceCog").poll.is_running()
+        await second.load_extension("bot.cogs.announce")
+        assert not second.get_cog("AnnounceCog").poll.is_running()
+        await second.remove_cog("AnnounceCog")

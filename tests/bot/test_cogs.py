@@ -468,3 +468,42 @@ async def test_admin_reindex_defers_and_runs_off_the_loop(bot: MockBot) -> None:
     await AdminCog.reindex.callback(cog, interaction)
     interaction.response.defer.assert_awaited_once_with(thinking=True, ephemeral=True)
     assert interaction.followup.send.await_args.args[0] == "Reindexed 42 chunks."
+
+
+async def test_apology_after_a_delivered_answer_does_not_delete_it(bot: MockBot) -> None:
+    from bot.client import send_ephemeral
+
+    interaction = MockInteraction()
+    await interaction.response.defer(thinking=True)
+    interaction.original_response.return_value = MockMessage(flags=discord.MessageFlags())  # already answered
+    await send_ephemeral(interaction, "Sorry")
+    interaction.delete_original_response.assert_not_awaited()
+    assert interaction.followup.send.await_args.kwargs["ephemeral"] is True
+
+
+async def test_apology_before_any_response_is_an_ephemeral_response(bot: MockBot) -> None:
+    interaction = MockInteraction()
+    await bot.on_app_command_error(interaction, app_commands.CommandInvokeError(AskCog.ask, RuntimeError("x")))
+    call = interaction.response.send_message.await_args
+    assert call.kwargs["ephemeral"] is True and call.args[0].startswith("Sorry, something went wrong")
+
+
+def test_token_redaction_covers_messages_arguments_and_tracebacks() -> None:
+    from bot.runner import RedactToken
+
+    token = "abc.def.ghi"
+    redact = RedactToken(token)
+    try:
+        raise RuntimeError(f"bad {token}")
+    except RuntimeError as exc:
+        error = exc
+    records = [
+        logging.LogRecord("x", logging.INFO, __file__, 1, "token %s", (token,), None),
+        logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), (RuntimeError, error, error.__traceback__)),
+        logging.LogRecord("x", logging.INFO, __file__, 1, "stack", (), None, sinfo=f"Stack {token}"),
+    ]
+    formatter = logging.Formatter()
+    for record in records:
+        assert redact.filter(record) is True
+        assert token not in formatter.format(record)
+    assert "[token]" in formatter.format(records[1]) and "RuntimeError" in formatter.format(records[1])

@@ -171,6 +171,11 @@ async def test_slash_ask_defers_then_follows_up_and_buttons_work(fake: FakeDisco
         vote = await fake.inject_button_click(answer.message, "digestbot:up", user=ADMIN_ID)
         thanks = await fake.wait_for_message(lambda m: m.interaction_id == int(vote["id"]))
         assert thanks.ephemeral and thanks.content.startswith("Thanks")
+
+        # Replying to a /ask answer is a follow-up too (the question comes from the embed).
+        follow = await fake.inject_message(TEXT_CHANNEL_ID, "and which experts stay busy?", message_reference=answer.message_id)
+        second = await fake.wait_for_message(reply_to(follow["id"]))
+        assert "Sparse Router Collapse" in citations_text(second) or "Router collapse" in citations_text(second)
     [row] = state.feedback()
     assert (row["user_id"], row["guild_id"], row["verdict"]) == (str(ADMIN_ID), str(GUILD_ID), "up")
     assert row["question"] == "mixture of experts router collapse"
@@ -382,3 +387,14 @@ async def test_token_never_reaches_the_logs(monkeypatch, settings_factory, fixtu
     assert "[token]" in caplog.text
     assert token not in caplog.text
     assert all(token not in r.getMessage() for r in caplog.records)
+
+
+async def test_auto_sharded_bot_answers_too(fake: FakeDiscord, make_bot) -> None:
+    from bot.client import ShardedDigestBot
+
+    bot = make_bot(DISCORD_AUTO_SHARD="1")
+    assert isinstance(bot, ShardedDigestBot)
+    async with fake.running(bot):
+        asked = await fake.inject_message(TEXT_CHANNEL_ID, f"<@{BOT_ID}> {Q}")
+        answer = await fake.wait_for_message(reply_to(asked["id"]))
+        assert "PebbleTune" in citations_text(answer)

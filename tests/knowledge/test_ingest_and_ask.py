@@ -141,3 +141,20 @@ def test_same_paper_in_several_digests_is_shown_side_by_side(fixture_kb):
 def test_follow_up_uses_context(fixture_kb):
     answer = fixture_kb.ask("and what did they say about its evaluation?", context="PebbleTune adapters")
     assert answer.citations[0].section.startswith("PebbleTune")
+
+
+def test_a_second_process_sees_writes_made_through_the_chroma_server(kb_factory, settings_factory, embedder, tmp_path):
+    from knowledge.config import Settings
+    from knowledge.facade import KnowledgeBase
+
+    writer = kb_factory(server=True)
+    reader_settings = Settings.from_env({"DIGESTBOT_DATA_DIR": str(tmp_path / "reader"), "CHROMA_HOST": writer.settings.chroma_host, "CHROMA_PORT": str(writer.settings.chroma_port)})
+    reader = KnowledgeBase(reader_settings, embedder=embedder)
+    try:
+        assert not reader.ask("PebbleTune adapters").found
+        writer.ingest([ARCHIVE / "weekly-paper-roundup"])
+        assert reader.refresh() == 1  # its own lexical index catches up from the server's records
+        answer = reader.ask("PebbleTune adapters")
+        assert answer.found and answer.citations[0].section.startswith("PebbleTune")
+    finally:
+        reader.close()

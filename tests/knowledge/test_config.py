@@ -1,0 +1,37 @@
+"""Settings: names, defaults, empty values, and .env.example kept in step."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from knowledge.config import REPO_ROOT, Settings
+
+
+def test_defaults_and_empty_values_count_as_unset():
+    s = Settings.from_env({"CHROMA_HOST": "", "POLL_MINUTES": "", "DISCORD_TOKEN": ""})
+    assert s.chroma_host is None and s.poll_minutes == 30 and s.discord_token is None
+    assert s.data_dir == Path("data") and s.sources_file == REPO_ROOT / "sources.toml"
+    assert s.arxiv_api_url == "https://export.arxiv.org/api/query"
+
+
+def test_decimal_poll_minutes_and_bad_values():
+    assert Settings.from_env({"POLL_MINUTES": "0.05"}).poll_minutes == 0.05
+    with pytest.raises(ValueError, match="POLL_MINUTES"):
+        Settings.from_env({"POLL_MINUTES": "-1"})
+    with pytest.raises(ValueError, match="DISCORD_GUILD_ID"):
+        Settings.from_env({"DISCORD_GUILD_ID": "abc"})
+
+
+def test_token_is_not_in_the_repr():
+    assert "s3cret" not in repr(Settings.from_env({"DISCORD_TOKEN": "s3cret"}))
+
+
+def test_env_example_lists_every_setting_and_nothing_else():
+    example = (REPO_ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
+    source = (REPO_ROOT / "knowledge" / "config.py").read_text()
+    read = set(re.findall(r'"([A-Z][A-Z_]+)"', source))
+    assert documented == read
