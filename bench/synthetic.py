@@ -312,16 +312,17 @@ class HashEmbedder:
         self._table = np.zeros((0, dimension), dtype=np.float32)
 
     def _token_ids(self, tokens: list[str]) -> list[int]:
-        from_ids = self._ids
-        new = [t for t in dict.fromkeys(tokens) if t not in from_ids]
-        if new:
-            rows = []
-            for tok in new:
-                from_ids[tok] = len(from_ids)
+        ids = self._ids
+        for tok in tokens:
+            if tok not in ids:
+                if len(ids) == len(self._table):  # grow the table by doubling
+                    grown = np.zeros((max(1024, 2 * len(self._table)), self.dimension), dtype=np.float32)
+                    grown[: len(self._table)] = self._table
+                    self._table = grown
                 rng = np.random.default_rng(zlib.crc32(tok.encode("utf-8")))
-                rows.append(rng.standard_normal(self.dimension).astype(np.float32))
-            self._table = np.vstack([self._table, np.stack(rows)])
-        return [from_ids[t] for t in tokens]
+                self._table[len(ids)] = rng.standard_normal(self.dimension, dtype=np.float32)
+                ids[tok] = len(ids)
+        return [ids[t] for t in tokens]
 
     def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
         """Unit vectors: the normalised sum of each token's fixed random vector."""

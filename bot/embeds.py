@@ -92,7 +92,7 @@ def paper_embed(report: PaperReport) -> discord.Embed:
         lines.append("")
         lines.append(trim(p.abstract, 700))
     if not report.found:
-        lines.append("No paper with this ID is known here or on arXiv.")
+        lines.append("This paper is not in the index, and arXiv could not be asked." if report.lookup_error else "No paper with this ID is known here or on arXiv.")
     if report.lookup_error:
         lines.append(f"\n*{clip(report.lookup_error, 300)} — showing what is known locally.*")
     embed.description = clip("\n".join(lines), DESCRIPTION_MAX)

@@ -54,7 +54,7 @@ def paper_card_text(report: PaperReport) -> str:
         lines.append(f"arXiv:{report.arxiv_id}")
         lines.append(f"<https://arxiv.org/abs/{report.arxiv_id}>")
         if not report.found:
-            lines.append("No paper with this ID is known here or on arXiv.")
+            lines.append("This paper is not in the index, and arXiv could not be asked." if report.lookup_error else "No paper with this ID is known here or on arXiv.")
     if report.lookup_error:
         lines.append(f"(note: {report.lookup_error}; showing what is known locally)")
     lines.append("")

@@ -110,7 +110,14 @@ def best_excerpt(text: str, terms: QueryTerms) -> str:
             key = (total - 0.01 * (end - start), start, end + 1)
             if key[0] > best[0]:
                 best = key
-    _, start, end = best
+    total, start, end = best
+    if total <= 0:
+        # nothing to match on (a heading-only or purely semantic match): the section's opening
+        start, end = 0, 1
+        while end < len(sentences) and end < MAX_SENTENCES and len(" ".join(sentences[: end + 1])) <= 300:
+            end += 1
+        if scores[start] < 0 and len(sentences) > 1:
+            start, end = 1, 2
     excerpt = " ".join(sentences[start:end])
     if len(excerpt) > MAX_EXCERPT_CHARS:
         excerpt = _clip_around_match(excerpt, terms)
