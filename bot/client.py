@@ -86,8 +86,12 @@ class DigestBotMixin:
 
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """A short ephemeral note for the user; the traceback goes to the log."""
-        if isinstance(error, app_commands.MissingPermissions | app_commands.CheckFailure):
+        if isinstance(error, app_commands.MissingPermissions | app_commands.NoPrivateMessage):
             text = "Sorry, only members with **Manage Server** can use this command."
+        elif isinstance(error, app_commands.CheckFailure):
+            if interaction.response.is_done():
+                return  # the check already told the user why
+            text = "Sorry, this command cannot be used here."
         elif isinstance(error, app_commands.CommandOnCooldown):
             text = f"Slow down a little: try again in {error.retry_after:.0f} s."
         else:

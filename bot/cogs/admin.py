@@ -31,6 +31,10 @@ class AdminCog(commands.Cog):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
         if not is_admin(interaction):
             raise app_commands.MissingPermissions(["manage_guild"])
+        command = interaction.command
+        if command is not None and command.parent is not None and command.parent.name == "source" and getattr(self.bot, "poller", None) is None:
+            await interaction.response.send_message("Source management is not available: this process does not watch digests.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return False
         return True
 
     @admin.command(name="channel", description="Post new-issue announcements in this channel")

@@ -53,6 +53,10 @@ class AnswerView(discord.ui.View):
         await send_ephemeral(interaction, "Sorry, something went wrong while answering. The error has been logged.")
 
     async def _vote(self, interaction: discord.Interaction, verdict: str) -> None:
+        if interaction.user.id in self.voted:
+            await interaction.response.send_message("You already rated this answer — thanks!", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        self.voted.add(interaction.user.id)
         await self.bot.run_blocking(  # type: ignore[attr-defined]
             self.bot.state.add_feedback,  # type: ignore[attr-defined]
             user_id=interaction.user.id,

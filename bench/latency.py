@@ -1,0 +1,249 @@
+"""Question latency at 10k and 100k chunks: warm, in-process ``KnowledgeBase.ask``.
+
+The indexes come from the deterministic synthetic archive (:mod:`bench.synthetic`),
+cached under ``bench/.cache/``. The real model embeds each question; model load, opening
+the store and the first question (which builds the in-memory BM25 index) are reported
+separately and are not part of the percentiles. With ``--server`` sizes, the same index
+is served by a ``chroma run`` server on 127.0.0.1 and asked through ``HttpClient``.
+
+Target: p95 <= 150 ms at 100k chunks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import synthetic
+from bench.common import (
+    CACHE,
+    Table,
+    chroma_server,
+    command,
+    load_embedder,
+    open_kb,
+    percentile,
+    report,
+    setup_logging,
+)
+
+log = logging.getLogger(__name__)
+
+TARGET_P95_MS = 150.0
+STAGES = ("embed question", "chroma query", "bm25 search", "chroma get", "other")
+
+
+class StageTimer:
+    """Wraps the retriever's collaborators of one knowledge base to time each stage per question."""
+
+    def __init__(self, kb: Any) -> None:
+        self.current: dict[str, float] = {}
+        self.per_question: list[dict[str, float]] = []
+        retriever = kb.retriever
+        retriever.embedder = _Proxy(retriever.embedder, {"encode": self._wrap("embed question", retriever.embedder.encode)})
+        retriever.store = _Proxy(
+            retriever.store,
+            {"query": self._wrap("chroma query", retriever.store.query), "get_chunks": self._wrap("chroma get", retriever.store.get_chunks)},
+        )
+        retriever.lexical = _Proxy(retriever.lexical, {"search": self._wrap("bm25 search", retriever.lexical.search)})
+
+    def _wrap(self, stage: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.current[stage] = self.current.get(stage, 0.0) + (time.perf_counter() - started) * 1000
+
+        return timed
+
+    def start(self) -> None:
+        """Begin timing one question."""
+        self.current = {}
+
+    def stop(self, total_ms: float) -> None:
+        """End timing one question that took ``total_ms`` in all."""
+        self.current["other"] = max(0.0, total_ms - sum(self.current.values()))
+        self.per_question.append(self.current)
+
+    def medians(self) -> dict[str, float]:
+        """Median milliseconds per stage."""
+        return {s: statistics.median(q.get(s, 0.0) for q in self.per_question) for s in STAGES} if self.per_question else {}
+
+
+class _Proxy:
+    """An object that forwards everything to ``target`` except the given overrides."""
+
+    def __init__(self, target: Any, overrides: dict[str, Callable[..., Any]]) -> None:
+        self._target = target
+        self.__dict__.update(overrides)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+def measure(kb: Any, questions: list[str], *, warmup: int = 5, k: int = 5, mode: str = "hybrid") -> dict[str, Any]:
+    """Ask every question once (after ``warmup`` untimed ones) and collect latencies.
+
+    Returns:
+        Percentiles, found share, first-answer time and per-stage medians.
+    """
+    started = time.perf_counter()
+    kb.ask(questions[0], k=k, mode=mode)
+    first_s = time.perf_counter() - started
+    for q in questions[1 : 1 + warmup]:
+        kb.ask(q, k=k, mode=mode)
+    timer = StageTimer(kb)
+    latencies: list[float] = []
+    found = 0
+    named = named_total = 0
+    for q in questions:
+        timer.start()
+        t0 = time.perf_counter()
+        answer = kb.ask(q, k=k, mode=mode)
+        ms = (time.perf_counter() - t0) * 1000
+        timer.stop(ms)
+        latencies.append(ms)
+        found += answer.found
+        name = _named_model(q)
+        if name:
+            named_total += 1
+            top = answer.citations[0] if answer.citations else None
+            named += bool(top and name.lower() in f"{top.section} {top.excerpt}".lower())
+    return {
+        "n": len(latencies),
+        "p50": percentile(latencies, 50),
+        "p95": percentile(latencies, 95),
+        "mean": statistics.fmean(latencies),
+        "max": max(latencies),
+        "found": 100.0 * found / len(latencies),
+        "top1_named": 100.0 * named / named_total if named_total else 0.0,
+        "first_s": first_s,
+        "stages": timer.medians(),
+    }
+
+
+def _named_model(question: str) -> str | None:
+    """The made-up model name a generated question asks about (known ones only)."""
+    for word in question.replace("?", " ").split():
+        stem = word.split("-")[0].split("에")[0].split("의")[0]
+        if any(stem.startswith(p) for p in synthetic.NAME_PREFIX) and any(s in stem for s in synthetic.NAME_SUFFIX):
+            return stem
+    return None
+
+
+def _profile(kb: Any, questions: list[str]) -> str:
+    import cProfile
+    import io
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    for q in questions:
+        kb.ask(q)
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(25)
+    return out.getvalue()
+
+
+def run_embedded(size: int, embedder: Any, questions: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """Latency over the embedded (PersistentClient) store."""
+    path, meta = synthetic.ensure_index(size, args.seed, embedder=embedder)
+    started = time.perf_counter()
+    kb = open_kb(path, embedder)
+    open_s = time.perf_counter() - started
+    try:
+        result = measure(kb, questions, warmup=args.warmup, k=args.k, mode=args.mode)
+        if args.profile:
+            print(f"\n--- profile, embedded, {size} chunks ---\n{_profile(kb, questions[:30])}", file=sys.stderr)
+    finally:
+        kb.close()
+    return {"store": "embedded", "chunks": meta["chunks"], "open_s": open_s, **result}
+
+
+def run_server(size: int, embedder: Any, questions: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """Latency with the same index served by ``chroma run`` on 127.0.0.1."""
+    path, meta = synthetic.ensure_index(size, args.seed, embedder=embedder)
+    work = CACHE / "server" / path.name
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "data").mkdir(parents=True)
+    log.info("copying the %d-chunk index for the server", meta["chunks"])
+    shutil.copytree(path / "chroma", work / "chroma")
+    with chroma_server(work / "chroma") as (host, port):
+        # the lexical index is derived data keyed by store location: reuse the embedded one
+        shutil.copy2(path / "lexical-embedded.sqlite3", work / "data" / f"lexical-{host}_{port}.sqlite3")
+        started = time.perf_counter()
+        kb = open_kb(work / "data", embedder, host, port)
+        open_s = time.perf_counter() - started
+        try:
+            result = measure(kb, questions, warmup=args.warmup, k=args.k, mode=args.mode)
+            if args.profile:
+                print(f"\n--- profile, server, {size} chunks ---\n{_profile(kb, questions[:30])}", file=sys.stderr)
+        finally:
+            kb.close()
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"store": "chroma server", "chunks": meta["chunks"], "open_s": open_s, **result}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chunks", type=int, nargs="+", default=[10_000, 100_000], help="embedded index sizes")
+    parser.add_argument("--server", type=int, nargs="*", default=[10_000], help="sizes to also measure through a chroma server")
+    parser.add_argument("--questions", type=int, default=100, help="questions per size")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed questions first")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "lexical"])
+    parser.add_argument("--profile", action="store_true", help="cProfile 30 questions per size (to stderr)")
+    parser.add_argument("--keep", action="store_true", help="keep the server's copy of the index")
+    parser.add_argument("--no-write", action="store_true", help="do not update bench/results/latest.md")
+    return parser
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
+    """Measure every requested size and print the tables."""
+    embedder = load_embedder()
+    questions = synthetic.questions(args.questions, args.seed)
+    results = [run_embedded(n, embedder, questions, args) for n in args.chunks]
+    results += [run_server(n, embedder, questions, args) for n in args.server]
+    table = Table(
+        f"Question latency (warm, in-process ask, mode={args.mode}, k={args.k})",
+        ["store", "chunks", "questions", "p50 ms", "p95 ms", "mean ms", "max ms", "found %", "top-1 names model %", "open s", "first answer s", "p95 target"],
+    )
+    stages = Table("Median ms per stage of one question", ["store", "chunks", *STAGES])
+    for r in results:
+        verdict = "met" if r["p95"] <= TARGET_P95_MS else "MISSED"
+        table.rows.append([r["store"], r["chunks"], r["n"], r["p50"], r["p95"], r["mean"], r["max"], r["found"], r["top1_named"], r["open_s"], r["first_s"], f"<= {TARGET_P95_MS:.0f}: {verdict}"])
+        stages.rows.append([r["store"], r["chunks"], *[r["stages"].get(s, 0.0) for s in STAGES]])
+    table.notes += [
+        "Synthetic index (bench/synthetic.py): real chunking, store and BM25 index; hashed bag-of-words vectors instead of model embeddings.",
+        "Questions are embedded by the real model; 'first answer' includes building the in-memory BM25 index; neither it nor model load is in the percentiles.",
+        "'top-1 names model': share of questions about a made-up model whose first citation names it (a sanity check that retrieval works).",
+    ]
+    tables = [table, stages]
+    report("latency", "Question latency", tables, command("bench.latency", argv), write=not args.no_write)
+    return tables
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    run(args, argv)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
