@@ -143,3 +143,21 @@ def fixture_kb(tmp_path_factory, embedder):
     kb.ingest([ARCHIVE])
     yield kb
     kb.close()
+
+
+@pytest.fixture
+def server():
+    """A local feed and Substack-API server (tests/fakes/feed_server.py)."""
+    from tests.fakes.feed_server import FakeFeedServer
+
+    with FakeFeedServer() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fetcher():
+    """A feed fetcher allowed to reach 127.0.0.1, with a short timeout."""
+    from knowledge.feeds import FeedFetcher
+
+    with FeedFetcher(timeout=2.0, allow_private=True) as client:
+        yield client

@@ -8,7 +8,7 @@ import pytest
 
 from knowledge.poller import Poller
 from knowledge.state import ANNOUNCED, INDEXED, SKIPPED, StateDB
-from tests.fakes.feed_server import FakeEntry, FakeFeedServer, FakePost
+from tests.fakes.feed_server import FakeEntry, FakePost
 
 BASE = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -23,10 +23,6 @@ def issue(n: int, *, title: str | None = None, body: str | None = None, guid: st
     return FakeEntry(title=title or f"Weekly issue {n}", link=f"/p/issue-{n}", guid=guid or f"issue-{n}", published=BASE + timedelta(days=7 * n), content=html)
 
 
-@pytest.fixture
-def server():
-    with FakeFeedServer() as s:
-        yield s
 
 
 @pytest.fixture

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from knowledge.config import Settings
 from knowledge.ingest_sources import ingest_inputs
 from tests.bot.announce_helpers import issue
-from tests.fakes.feed_server import FakeFeedServer, FakePost
-
-
-@pytest.fixture
-def server():
-    with FakeFeedServer() as s:
-        yield s
+from tests.fakes.feed_server import FakePost
 
 
 def settings_for(kb, **extra) -> Settings:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,16 +24,8 @@ class FakeSleep:
         self.calls.append(seconds)
 
 
-@pytest.fixture
-def server() -> Iterator[FakeFeedServer]:
-    with FakeFeedServer() as fake:
-        yield fake
 
 
-@pytest.fixture
-def fetcher() -> Iterator[FeedFetcher]:
-    with FeedFetcher(timeout=2.0, allow_private=True) as client:
-        yield client
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -17,16 +16,8 @@ MAY_1 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 MAY_8 = datetime(2024, 5, 8, 23, 15, tzinfo=UTC)
 
 
-@pytest.fixture
-def server() -> Iterator[FakeFeedServer]:
-    with FakeFeedServer() as fake:
-        yield fake
 
 
-@pytest.fixture
-def fetcher() -> Iterator[FeedFetcher]:
-    with FeedFetcher(timeout=2.0, allow_private=True) as client:
-        yield client
 
 
 def _issue(number: int, **overrides: object) -> FakeEntry:
