@@ -214,10 +214,12 @@ class KnowledgeBase:
             ]
             vectors = self.embedder.encode(texts)
             offset = 0
+            writes = []
             for item, chunks in batch:
-                part = vectors[offset : offset + len(chunks)]
+                writes.append((item.doc, chunks, vectors[offset : offset + len(chunks)]))
                 offset += len(chunks)
-                self.store.write_document(item.doc, chunks, part)
+            self.store.write_documents(writes)
+            for item, chunks in batch:
                 self.lexical.put_document(
                     item.doc.doc_id,
                     item.doc.content_hash,

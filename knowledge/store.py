@@ -208,38 +208,55 @@ class ChromaStore:
 
     def write_document(self, doc: Document, chunks: list[Chunk], embeddings: np.ndarray) -> None:
         """Replace a document's chunks and then mark it complete (crash-safe order)."""
-        self._docs.delete(ids=[doc.doc_id])
-        self._chunks.delete(where={"doc_id": doc.doc_id})
+        self.write_documents([(doc, chunks, embeddings)])
+
+    def write_documents(self, items: list[tuple[Document, list[Chunk], np.ndarray]]) -> None:
+        """Replace several documents' chunks, then mark them complete, in few Chroma calls.
+
+        Order: drop the records (the documents stop looking complete), drop their old
+        chunks, add the new chunks, write the records. A crash anywhere leaves documents
+        without a record, which are never cited and are rewritten by the next ingest.
+        """
+        if not items:
+            return
+        doc_ids = [doc.doc_id for doc, _, _ in items]
+        self._docs.delete(ids=doc_ids)
+        for start in range(0, len(doc_ids), _BATCH):
+            part = doc_ids[start : start + _BATCH]
+            self._chunks.delete(where={"doc_id": part[0]} if len(part) == 1 else {"doc_id": {"$in": part}})
+        chunks = [c for _, cs, _ in items for c in cs]
+        vectors = np.concatenate([np.asarray(v, dtype=np.float32) for _, _, v in items]) if chunks else np.zeros((0, self.dimension), dtype=np.float32)
         for start in range(0, len(chunks), _BATCH):
             part = chunks[start : start + _BATCH]
             self._chunks.add(
                 ids=[c.chunk_id for c in part],
-                embeddings=embeddings[start : start + _BATCH],
+                embeddings=vectors[start : start + _BATCH],
                 documents=[c.text for c in part],
                 metadatas=[c.metadata for c in part],
             )
+        now = time.time()
+        records = [self._record_meta(doc, cs, now) for doc, cs, _ in items]
+        for start in range(0, len(items), _BATCH):
+            self._docs.upsert(ids=doc_ids[start : start + _BATCH], embeddings=[[0.0]] * len(records[start : start + _BATCH]), metadatas=records[start : start + _BATCH])
+
+    @staticmethod
+    def _record_meta(doc: Document, chunks: list[Chunk], now: float) -> dict[str, Any]:
         arxiv_ids = sorted({a for c in chunks for a in str(c.metadata.get("arxiv_ids", "")).split(",") if a})
-        self._docs.upsert(
-            ids=[doc.doc_id],
-            embeddings=[[0.0]],
-            metadatas=[
-                {
-                    "content_hash": doc.content_hash,
-                    "digest": doc.digest,
-                    "title": doc.title,
-                    "date": doc.date,
-                    "url": doc.url,
-                    "source": doc.source,
-                    "kind": doc.kind,
-                    "language": doc.language,
-                    "chunks": len(chunks),
-                    "arxiv_ids": ",".join(arxiv_ids)[:30000],
-                    "paper_title": str(doc.extra.get("paper_title", "")),
-                    "paid": bool(doc.extra.get("paid", False)),
-                    "ingested_at": time.time(),
-                }
-            ],
-        )
+        return {
+            "content_hash": doc.content_hash,
+            "digest": doc.digest,
+            "title": doc.title,
+            "date": doc.date,
+            "url": doc.url,
+            "source": doc.source,
+            "kind": doc.kind,
+            "language": doc.language,
+            "chunks": len(chunks),
+            "arxiv_ids": ",".join(arxiv_ids)[:30000],
+            "paper_title": str(doc.extra.get("paper_title", "")),
+            "paid": bool(doc.extra.get("paid", False)),
+            "ingested_at": now,
+        }
 
     def delete_document(self, doc_id: str) -> None:
         """Remove a document and its chunks."""

@@ -1,0 +1,202 @@
+"""Responsiveness: the longest asyncio event-loop stall while an ingest runs beside questions.
+
+Like the bot: one :class:`KnowledgeBase` (over a copy of the cached 10k-chunk synthetic
+index, so questions search a realistic index), blocking work off the loop with
+``asyncio.to_thread`` (``bot/client.py`` ``run_blocking``). One worker thread ingests the
+archive (real embeddings) while waves of 20 concurrent questions are asked, wave after
+wave, until the ingest is done. A ticker coroutine sleeps 5 ms at a time and records by how
+much each wake-up was late; that overshoot is what a Discord heartbeat would suffer.
+Two reference phases come first: the idle loop, and one wave of questions without ingest.
+
+Target: longest stall < 100 ms, every question answered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import synthetic
+from bench.common import (
+    CACHE,
+    DEFAULT_ARCHIVE,
+    DEFAULT_LARGE_ARCHIVE,
+    Table,
+    command,
+    load_embedder,
+    open_kb,
+    percentile,
+    report,
+    resolve,
+    setup_logging,
+)
+from bench.ingest_throughput import inputs_for
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.005
+TARGET_STALL_MS = 100.0
+DEV_QUESTIONS = Path("../shared/eval/dev_questions.jsonl")
+
+
+class Ticker:
+    """Sleeps ``TICK_S`` repeatedly and records each wake-up's lateness in milliseconds."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stop.is_set():
+            started = loop.time()
+            await asyncio.sleep(TICK_S)
+            self.lags.append(max(0.0, (loop.time() - started - TICK_S) * 1000))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+async def ask_wave(kb: Any, questions: list[str]) -> list[tuple[float, bool, str]]:
+    """Ask all questions at once, each in a worker thread; ``(seconds, answered, error)`` each."""
+
+    async def one(q: str) -> tuple[float, bool, str]:
+        started = time.perf_counter()
+        try:
+            answer = await asyncio.to_thread(kb.ask, q)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            return time.perf_counter() - started, False, f"{type(exc).__name__}: {exc}"
+        return time.perf_counter() - started, bool(answer.answer) and not answer.error, answer.error
+
+    return await asyncio.gather(*(one(q) for q in questions))
+
+
+async def phase(kb: Any, label: str, *, questions: list[str], wave: int, ingest: list[Path] | None, idle_s: float = 0.0) -> dict[str, Any]:
+    """One measured phase: idle, questions only, or ingest with waves of questions beside it."""
+    ticker = Ticker()
+    tick_task = asyncio.create_task(ticker.run())
+    results: list[tuple[float, bool, str]] = []
+    started = time.perf_counter()
+    ingest_report = None
+    if idle_s:
+        await asyncio.sleep(idle_s)
+    elif ingest is None:
+        results += await ask_wave(kb, questions[:wave])
+    else:
+        job = asyncio.create_task(asyncio.to_thread(kb.ingest, ingest))
+        n = 0
+        while True:
+            batch = [questions[(n + i) % len(questions)] for i in range(wave)]
+            n += wave
+            results += await ask_wave(kb, batch)
+            if job.done():
+                break
+        ingest_report = await job
+    elapsed = time.perf_counter() - started
+    ticker.stop()
+    await tick_task
+    lags = ticker.lags
+    latencies = [r[0] * 1000 for r in results]
+    errors = [r[2] for r in results if not r[1]]
+    return {
+        "phase": label,
+        "seconds": elapsed,
+        "ticks": len(lags),
+        "max": max(lags, default=0.0),
+        "p99": percentile(lags, 99),
+        "p50": percentile(lags, 50),
+        "over50": sum(1 for x in lags if x > 50),
+        "asked": len(results),
+        "answered": len(results) - len(errors),
+        "q_p50": percentile(latencies, 50),
+        "q_p95": percentile(latencies, 95),
+        "q_max": max(latencies, default=0.0),
+        "errors": errors[:3],
+        "ingest": ingest_report,
+    }
+
+
+def load_questions(seed: int) -> list[str]:
+    """Synthetic questions (they find the 10k index) mixed with the archive's dev questions."""
+    questions = synthetic.questions(60, seed)
+    dev = resolve(DEV_QUESTIONS)
+    if dev.exists():
+        for line in dev.read_text(encoding="utf-8").splitlines()[:40]:
+            if line.strip():
+                questions.append(json.loads(line)["question"])
+    return questions
+
+
+async def measure(kb: Any, inputs: list[Path], questions: list[str], wave: int) -> list[dict[str, Any]]:
+    """The three phases, in order."""
+    out = [await phase(kb, "idle loop (2 s)", questions=questions, wave=wave, ingest=None, idle_s=2.0)]
+    out.append(await phase(kb, f"{wave} concurrent questions, no ingest", questions=questions, wave=wave, ingest=None))
+    out.append(await phase(kb, f"ingest + waves of {wave} concurrent questions", questions=questions, wave=wave, ingest=inputs))
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.responsiveness", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, help="what the worker thread ingests")
+    parser.add_argument("--large", type=int, default=0, metavar="N", help="also ingest the first N files of --large-archive")
+    parser.add_argument("--large-archive", type=Path, default=DEFAULT_LARGE_ARCHIVE)
+    parser.add_argument("--chunks", type=int, default=10_000, help="size of the synthetic index the questions search")
+    parser.add_argument("--wave", type=int, default=20, help="concurrent questions per wave")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-write", action="store_true", help="do not update bench/results/latest.md")
+    return parser
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
+    """Set up the knowledge base, run the phases, print the table."""
+    embedder = load_embedder()
+    source, meta = synthetic.ensure_index(args.chunks, args.seed, embedder=embedder)
+    work = CACHE / "responsiveness"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(source, work)
+    inputs = inputs_for(resolve(args.archive), args.large, resolve(args.large_archive))
+    kb = open_kb(work, embedder)
+    try:
+        kb.ask("warm up: what is new in long context?")
+        results = asyncio.run(measure(kb, inputs, load_questions(args.seed), args.wave))
+    finally:
+        kb.close()
+        shutil.rmtree(work, ignore_errors=True)
+    table = Table(
+        f"Event-loop stalls (5 ms ticker) beside questions via asyncio.to_thread; index of {meta['chunks']:,} chunks",
+        ["phase", "seconds", "ticks", "longest stall ms", "p99 stall ms", "p50 stall ms", "stalls > 50 ms", "questions answered", "question p50 ms", "question p95 ms", "question max ms", "target"],
+    )
+    for r in results:
+        answered = f"{r['answered']}/{r['asked']}" if r["asked"] else "-"
+        ok = r["max"] < TARGET_STALL_MS and r["answered"] == r["asked"]
+        table.rows.append([r["phase"], r["seconds"], r["ticks"], r["max"], r["p99"], r["p50"], r["over50"], answered,
+                           r["q_p50"], r["q_p95"], r["q_max"], f"< {TARGET_STALL_MS:.0f} ms, all answered: {'met' if ok else 'MISSED'}"])
+        if r["errors"]:
+            table.notes.append(f"{r['phase']}: errors {r['errors']}")
+        if r["ingest"] is not None:
+            rep = r["ingest"]
+            table.notes.append(f"the ingest: {args.archive}{f' + {args.large} large-archive files' if args.large else ''}: "
+                               f"{rep.added + rep.updated} documents, {rep.chunks_embedded} chunks embedded in {rep.seconds:.1f} s")
+    table.notes.append("question times are wall time from the loop's side (waiting for a worker thread included).")
+    report("responsiveness", "Responsiveness", [table], command("bench.responsiveness", argv), write=not args.no_write)
+    return [table]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    run(args, argv)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
