@@ -286,3 +286,75 @@ def chroma_server(path: Path, *, timeout: float = 120.0) -> Iterator[tuple[str, 
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+
+
+def ensure_archive_index(archive: Path, embedder: Any = None) -> tuple[Path, dict[str, Any]]:
+    """A cached index of a real archive folder (ingested once with the real model).
+
+    The cache is keyed by the archive's file names, sizes and modification times.
+    """
+    import hashlib
+    import json
+
+    archive = resolve(archive)
+    h = hashlib.sha256()
+    for p in sorted(archive.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            h.update(f"{p.relative_to(archive)}\0{st.st_size}\0{int(st.st_mtime)}\n".encode())
+    path = CACHE / f"archive-index-{h.hexdigest()[:12]}"
+    meta_path = path / "bench-meta.json"
+    if meta_path.exists():
+        return path, json.loads(meta_path.read_text())
+    shutil.rmtree(path, ignore_errors=True)
+    embedder = embedder or load_embedder()
+    log.info("indexing %s once for the benchmarks (cached in %s)", archive, path)
+    kb = open_kb(path, embedder)
+    try:
+        rep = kb.ingest([archive])
+        meta = {"archive": str(archive), "documents": rep.added, "chunks": kb.store.count_chunks(), "seconds": round(rep.seconds, 1)}
+    finally:
+        kb.close()
+    meta_path.write_text(json.dumps(meta, indent=2))
+    return path, meta
+
+
+def dev_questions(limit: int = 40) -> list[str]:
+    """Questions over the sample archive (``../shared/eval/dev_questions.jsonl``), if present."""
+    import json
+
+    path = resolve("../shared/eval/dev_questions.jsonl")
+    if not path.exists():
+        return ["what did the digest say about QLoRA?", "mixture of experts", "what is new in long context?"]
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r["question"] for r in rows[:limit]]
+
+
+def spawn_child(data_dir: Path, questions: list[str], *, host: str | None = None, port: int | None = None, timeout: float = 900) -> dict[str, Any]:
+    """Run :mod:`bench.child` on an index in a fresh interpreter and return its record.
+
+    The record gains ``wall_s``: the parent's time from starting the process to its exit.
+    """
+    import json
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    qfile = CACHE / f"questions-{os.getpid()}.json"
+    qfile.write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
+    argv = [sys.executable, "-m", "bench.child", "--data", str(data_dir), "--questions", str(qfile)]
+    if host:
+        argv += ["--host", host, "--port", str(port)]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    started = time.perf_counter()
+    spawned_at = time.time()
+    try:
+        proc = subprocess.run(
+            [*argv, "--spawned-at", repr(spawned_at)], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    finally:
+        qfile.unlink(missing_ok=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench.child failed ({proc.returncode}): {proc.stderr[-3000:]}")
+    record = json.loads(proc.stdout.strip().splitlines()[-1])
+    record["wall_s"] = wall
+    return record

@@ -40,6 +40,14 @@ def is_answer(hit: Hit, terms: QueryTerms, t: Thresholds) -> bool:
     return hit.dense >= t.dense or (hit.coverage >= t.coverage and hit.dense >= t.dense_floor)
 
 
+def section_members(hits: list[Hit]) -> dict[tuple[str, int], list[Hit]]:
+    """Every retrieved hit of each section, best first."""
+    out: dict[tuple[str, int], list[Hit]] = {}
+    for hit in hits:
+        out.setdefault(hit.section_key, []).append(hit)
+    return out
+
+
 def group_sections(hits: list[Hit]) -> list[Hit]:
     """The best hit of each section, in order (a section is never cited twice)."""
     best: OrderedDict[tuple[str, int], Hit] = OrderedDict()
@@ -70,7 +78,7 @@ def select(hits: list[Hit], terms: QueryTerms, t: Thresholds, k: int) -> tuple[l
         if len(chosen) >= k:
             break
         digest = h.meta.get("digest")
-        if digest not in seen_digests and h.score >= 0.65 * top:
+        if digest not in seen_digests and h.score >= 0.5 * top:
             chosen.append(h)
             seen_digests.add(digest)
     for h in pool:
@@ -94,8 +102,8 @@ def _sentence_score(sentence: str, terms: QueryTerms) -> float:
     return sum(terms.weights[tok] for tok in terms.tokens if tok in toks)
 
 
-def best_excerpt(text: str, terms: QueryTerms) -> str:
-    """The most relevant 1-3 consecutive sentences of a chunk, at most ~360 characters."""
+def _best_window(text: str, terms: QueryTerms) -> tuple[float, str]:
+    """The best run of 1-3 consecutive sentences of one text, and its matched weight."""
     sentences = [s for p in text.split("\n\n") for s in split_sentences(p)] or [text.strip()]
     scores = [_sentence_score(s, terms) for s in sentences]
     best: tuple[float, int, int] = (-1.0, 0, 1)
@@ -112,16 +120,32 @@ def best_excerpt(text: str, terms: QueryTerms) -> str:
                 best = key
     total, start, end = best
     if total <= 0:
-        # nothing to match on (a heading-only or purely semantic match): the section's opening
-        start, end = 0, 1
-        while end < len(sentences) and end < MAX_SENTENCES and len(" ".join(sentences[: end + 1])) <= 300:
+        # nothing to match on (a heading-only or purely semantic match): the opening sentences
+        start = next((i for i, sc in enumerate(scores) if sc >= 0), 0)
+        end = start + 1
+        while end < len(sentences) and end - start < MAX_SENTENCES and len(" ".join(sentences[start : end + 1])) <= 300:
             end += 1
-        if scores[start] < 0 and len(sentences) > 1:
-            start, end = 1, 2
+        total = 0.0 if scores[start] >= 0 else -1.0
     excerpt = " ".join(sentences[start:end])
     if len(excerpt) > MAX_EXCERPT_CHARS:
         excerpt = _clip_around_match(excerpt, terms)
-    return excerpt
+    return total, excerpt
+
+
+def best_excerpt(texts: str | list[str], terms: QueryTerms) -> str:
+    """The most relevant 1-3 consecutive sentences (at most ~360 characters).
+
+    Args:
+        texts: A chunk's text, or the texts of a section's retrieved chunks, best chunk first
+            (on equal weight the earlier text wins).
+        terms: The question's weighted terms.
+    """
+    candidates = [texts] if isinstance(texts, str) else texts
+    scored = [_best_window(t, terms) for t in candidates if t.strip()]
+    if not scored:
+        return ""
+    best = max(range(len(scored)), key=lambda i: (scored[i][0], -i))
+    return scored[best][1]
 
 
 def _clip_around_match(text: str, terms: QueryTerms) -> str:
@@ -153,10 +177,11 @@ def highlights(excerpt: str, terms: QueryTerms) -> list[str]:
     return found
 
 
-def to_citation(rank: int, hit: Hit, terms: QueryTerms, *, weak: bool) -> Citation:
-    """A citation for one hit with its best excerpt."""
+def to_citation(rank: int, hit: Hit, terms: QueryTerms, *, weak: bool, section_hits: list[Hit] | None = None) -> Citation:
+    """A citation for one hit, with the best excerpt among its section's retrieved chunks."""
     meta = hit.meta
-    excerpt = best_excerpt(hit.text, terms)
+    others = [h.text for h in (section_hits or []) if h.chunk_id != hit.chunk_id]
+    excerpt = best_excerpt([hit.text, *others], terms)
     return Citation(
         rank=rank,
         digest=str(meta.get("digest", "")),

@@ -16,6 +16,8 @@ from knowledge.text import split_sentences
 # Tokens left for the text after the heading prefix and the model's special tokens.
 HEADING_TOKEN_CAP = 40
 SPECIAL_TOKENS = 2
+# a chunk this small is topped up from the next paragraph rather than closed
+SMALL_CHUNK_TOKENS = 32
 
 TokenCounter = Callable[[list[str]], list[int]]
 
@@ -75,6 +77,16 @@ def pack(paragraphs: list[str], budget: int, count: TokenCounter) -> list[str]:
     current = ""
     used = 0
     for text, n, new_paragraph in units:
+        if current and used + n + 1 > budget and used < SMALL_CHUNK_TOKENS and budget - used > 8:
+            # a short line (tags, an author list) is not left alone: fill the chunk from the next unit
+            head, *rest = _split_words(text, budget - used - 1, count)
+            current += ("\n\n" if new_paragraph else " ") + head
+            chunks.append(current)
+            current, used = "", 0
+            if not rest:
+                continue
+            text, new_paragraph = " ".join(rest), False
+            n = count([text])[0]
         if current and used + n + 1 > budget:
             chunks.append(current)
             current, used = "", 0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from knowledge.answers import Thresholds, render, select, to_citation
+from knowledge.answers import Thresholds, render, section_members, select, to_citation
 from knowledge.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from knowledge.chunking import chunk_document, embedding_text, truncate_heading
 from knowledge.config import Settings
@@ -313,8 +313,9 @@ class KnowledgeBase:
         query = f"{clean_line(context)} {cleaned}" if context else cleaned
         hits, terms = self.retriever.search(query, mode=mode, allowed_docs=set(self._records))
         chosen, more, found = select(hits, terms, self.thresholds, k)
-        citations = [to_citation(i, h, terms, weak=not found) for i, h in enumerate(chosen, 1)]
-        extra = [to_citation(len(citations) + i, h, terms, weak=not found) for i, h in enumerate(more, 1)]
+        members = section_members(hits)
+        citations = [to_citation(i, h, terms, weak=not found, section_hits=members[h.section_key]) for i, h in enumerate(chosen, 1)]
+        extra = [to_citation(len(citations) + i, h, terms, weak=not found, section_hits=members[h.section_key]) for i, h in enumerate(more, 1)]
         answer = render(cleaned, citations, found)
         return Answer(question=cleaned, found=found, answer=answer, citations=citations, more=extra,
                       took_ms=(time.perf_counter() - started) * 1000)

@@ -128,6 +128,7 @@ class ChromaStore:
             self.location = f"embedded chroma at {path}"
             self._client = chromadb.PersistentClient(path=str(path), settings=settings)
         self._check_model = check_model
+        self._count: tuple[int, float] | None = None
         self._chunks = self._open_chunks()
         self._docs = self._client.get_or_create_collection(DOCUMENTS, embedding_function=None)
 
@@ -219,6 +220,7 @@ class ChromaStore:
         """
         if not items:
             return
+        self._count = None
         doc_ids = [doc.doc_id for doc, _, _ in items]
         self._docs.delete(ids=doc_ids)
         for start in range(0, len(doc_ids), _BATCH):
@@ -260,17 +262,21 @@ class ChromaStore:
 
     def delete_document(self, doc_id: str) -> None:
         """Remove a document and its chunks."""
+        self._count = None
         self._docs.delete(ids=[doc_id])
         self._chunks.delete(where={"doc_id": doc_id})
 
     # -- chunks ------------------------------------------------------------
     def count_chunks(self) -> int:
-        """Number of chunks stored."""
-        return self._chunks.count()
+        """Number of chunks stored (cached for a few seconds: queries ask for it every time)."""
+        now = time.monotonic()
+        if self._count is None or now - self._count[1] > 5.0:
+            self._count = (self._chunks.count(), now)
+        return self._count[0]
 
     def query(self, embeddings: np.ndarray, k: int, *, where: dict | None = None) -> list[tuple[str, str, dict, np.ndarray]]:
         """Nearest chunks to any of the query vectors: ``(chunk_id, text, metadata, embedding)``."""
-        n = min(k, max(1, self._chunks.count()))
+        n = min(k, max(1, self.count_chunks()))
         vectors = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
         got = self._chunks.query(
             query_embeddings=list(vectors),
@@ -328,6 +334,7 @@ class ChromaStore:
                 self._client.delete_collection(name)
         self.model_name, self.dimension = model_name, dimension
         self._check_model = True
+        self._count = None
         self._chunks = self._open_chunks()
         self._docs = self._client.get_or_create_collection(DOCUMENTS, embedding_function=None)
 

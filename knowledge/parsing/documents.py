@@ -36,7 +36,7 @@ from knowledge.text import (
 log = logging.getLogger(__name__)
 
 # Bump when parsing or chunking changes what is stored, so re-ingesting replaces old chunks.
-PARSER_VERSION = "4"
+PARSER_VERSION = "6"
 POST_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 SUPPORTED_SUFFIXES = POST_SUFFIXES + ABSTRACT_SUFFIXES
 MAX_FILE_BYTES = 20_000_000
@@ -219,7 +219,7 @@ def _build(
     name = digest or (digest_for_url(url) if url else None) or folder_digest
     doc_id = f"url:{canonical_url(url)}" if url else f"{slugify(name)}/{slugify(stem)}"
     built = [
-        Section(heading=s.heading, text="\n\n".join(s.paragraphs), arxiv_ids=find_arxiv_ids(s.heading + "\n" + "\n".join(s.paragraphs)))
+        Section(heading=s.heading, text="\n\n".join(_tags_first(s.paragraphs)), arxiv_ids=find_arxiv_ids(s.heading + "\n" + "\n".join(s.paragraphs)))
         for s in sections
     ]
     if not built:
@@ -239,6 +239,15 @@ def _build(
         kind=kind,
         extra=dict(extra or {}),
     )
+
+
+_TAG_LINE = re.compile(r"^(#[^\s#]+\s*)+$")
+
+
+def _tags_first(paragraphs: list[str]) -> list[str]:
+    """Move ``#tag`` lines to the front, so they join the first chunk instead of ending up alone."""
+    tags = [p for p in paragraphs if _TAG_LINE.match(p.strip())]
+    return tags + [p for p in paragraphs if not _TAG_LINE.match(p.strip())] if tags else paragraphs
 
 
 def document_from_html(

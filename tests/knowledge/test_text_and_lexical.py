@@ -71,3 +71,10 @@ def test_lexical_index_search_and_persistence(tmp_path):
     assert again.known_docs() == {"a": "h1", "c": "h3"}
     assert again.search(tokenize("pebbles"), 5)[0][0] == "c#0:0"
     assert again.search(tokenize("병목"), 5) == []
+
+
+def test_a_short_line_before_a_long_paragraph_is_not_left_alone():
+    chunks = pack(["#llm #tags", "(" + "Author Name, " * 120 + ")", "An abstract sentence."], 64, _words)
+    assert _words(chunks)[0] > 32 and chunks[0].startswith("#llm #tags")
+    assert all(n <= 64 for n in _words(chunks))
+    assert sum(_words(chunks)) == 2 + 241 + 3

@@ -1,0 +1,88 @@
+"""A fresh process that does what the bot's knowledge side does at start, measured from inside.
+
+Run by :mod:`bench.cold_start` and :mod:`bench.memory` as
+``python -m bench.child --data DIR --questions FILE --spawned-at T``: it imports the
+knowledge layer, loads the model, opens the store, answers the first question (ready to
+answer), then the rest, and prints one JSON line with the time of each step since
+``T`` (the parent's clock when it started the process), the resident memory after each
+step and the peak (``getrusage``). Only the standard library is imported before the timer
+starts, as in the bot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the steps and print the JSON record."""
+    parser = argparse.ArgumentParser(prog="python -m bench.child")
+    parser.add_argument("--data", required=True, help="DIGESTBOT_DATA_DIR to open")
+    parser.add_argument("--questions", required=True, help="JSON file with a list of questions")
+    parser.add_argument("--spawned-at", type=float, required=True, help="time.time() when the parent started this process")
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    entered = time.time()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    steps: list[tuple[str, float, float]] = [("interpreter start", entered - args.spawned_at, _rss_mib())]
+
+    def mark(step: str) -> None:
+        steps.append((step, time.time() - args.spawned_at, _rss_mib()))
+
+    from knowledge.config import Settings
+    from knowledge.embeddings import get_embedder
+    from knowledge.facade import KnowledgeBase
+
+    mark("import")
+    embedder = get_embedder(None)
+    embedder.model  # noqa: B018 - load it now, as the bot does before it connects
+    mark("load model")
+    env = {"DIGESTBOT_DATA_DIR": args.data, "ARXIV_API_URL": "http://127.0.0.1:9/api/query"}
+    if args.host:
+        env.update(CHROMA_HOST=args.host, CHROMA_PORT=str(args.port))
+    kb = KnowledgeBase(Settings.from_env(env, dotenv=False), embedder=embedder)
+    mark("open store")
+    questions = json.loads(Path(args.questions).read_text(encoding="utf-8"))
+    first = kb.ask(questions[0])
+    mark("first answer")
+    latencies = []
+    for q in questions[1:]:
+        started = time.perf_counter()
+        kb.ask(q)
+        latencies.append((time.perf_counter() - started) * 1000)
+    mark(f"{len(questions) - 1} more answers")
+    record = {
+        "steps": [{"step": s, "at_s": round(t, 3), "rss_mib": round(r, 1)} for s, t, r in steps],
+        "peak_rss_mib": round(_peak_mib(), 1),
+        "chunks": kb.store.count_chunks(),
+        "first_found": first.found,
+        "latencies_ms": [round(x, 1) for x in latencies],
+    }
+    kb.close()
+    sys.stdout.write(json.dumps(record) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
