@@ -20,15 +20,25 @@ import time
 from pathlib import Path
 
 
-def _rss_mib() -> float:
+def _status_mib(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024.0
     return 0.0
 
 
+def _rss_mib() -> float:
+    return _status_mib("VmRSS")
+
+
 def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak RSS of this process image.
+
+    ``getrusage(RUSAGE_SELF).ru_maxrss`` is used where ``/proc`` is missing, but on Linux it
+    keeps the parent's resident size at fork across ``exec`` (a parent that had loaded a big
+    index would show up here), so the kernel's ``VmHWM`` (reset at exec) is preferred.
+    """
+    return _status_mib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main(argv: list[str] | None = None) -> int:

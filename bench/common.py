@@ -79,6 +79,15 @@ def load_embedder() -> Embedder:
     return embedder
 
 
+def torch_threads(n: int = 0) -> int:
+    """Set torch's intra-op threads (``0``: leave as configured); returns the number in effect."""
+    import torch
+
+    if n > 0:
+        torch.set_num_threads(n)
+    return int(torch.get_num_threads())
+
+
 def settings_for(data_dir: Path, host: str | None = None, port: int | None = None) -> Any:
     """Settings for a data directory (and optionally a Chroma server), nothing read from .env."""
     from knowledge.config import Settings

@@ -2,7 +2,7 @@
 
 Each size runs in a fresh interpreter (:mod:`bench.child`): import, load the model, open the
 store, answer the questions; the child reports its resident memory after each step and its
-peak (``resource.getrusage``, no psutil).
+peak (``VmHWM`` from ``/proc/self/status``, else ``resource.getrusage``; no psutil).
 
 Target: peak <= 1.5 GiB with the 100k-chunk index.
 """

@@ -6,23 +6,28 @@ in a small SQLite file under the data directory, keyed by chunk and by the
 document content hash they were built from; :meth:`LexicalIndex.sync` brings it
 in step with the store's document records (adding what is missing, dropping what
 is gone), so it rebuilds itself when missing or stale, embedded or server.
-Scoring uses bm25s over the token lists, rebuilt in memory after each change.
+Scoring uses a BM25 weight matrix (:mod:`knowledge.bm25`) rebuilt after each change,
+saved beside the SQLite file and memory-mapped on the next start.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import sqlite3
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
+from knowledge.bm25 import BM25Matrix
+
 log = logging.getLogger(__name__)
 
+# Bump when tokenize() changes: stored token lists are then rebuilt from the store.
+TOKENIZER_VERSION = "2"
 _LATIN = re.compile(r"[a-z0-9]+(?:[.\-+_/][a-z0-9]+)*")
 _HANGUL_RUN = re.compile(r"[\uac00-\ud7a3]+")
 _SPLIT = re.compile(r"[.\-+_/]")
@@ -79,7 +84,7 @@ def tokenize(text: str, *, drop_stopwords: bool = True) -> list[str]:
 
 
 class LexicalIndex:
-    """BM25 over chunk token lists, persisted in SQLite and scored with bm25s.
+    """BM25 over chunk token lists, persisted in SQLite and scored with a saved weight matrix.
 
     Args:
         path: SQLite file for the token lists (derived data; safe to delete).
@@ -98,9 +103,16 @@ class LexicalIndex:
         self._db.execute("CREATE TABLE IF NOT EXISTS mentions (arxiv_id TEXT NOT NULL, chunk_id TEXT NOT NULL, doc_id TEXT NOT NULL, PRIMARY KEY (arxiv_id, chunk_id))")
         self._db.execute("CREATE INDEX IF NOT EXISTS mentions_doc ON mentions(doc_id)")
         self._db.commit()
-        self._retriever = None
-        self._ids: list[str] = []
-        self._df: Counter[str] = Counter()
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'tokenizer'").fetchone()
+        if row is None or row[0] != TOKENIZER_VERSION:
+            # token lists from another tokenizer are stale: start empty, sync() refills from the store
+            self._db.execute("DELETE FROM chunks")
+            self._db.execute("DELETE FROM mentions")
+            self._db.execute("DELETE FROM docs")
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('tokenizer', ?)", (TOKENIZER_VERSION,))
+        self._db.commit()
+        self._matrix: BM25Matrix | None = None
         self._dirty = True
 
     # -- writing -----------------------------------------------------------
@@ -165,53 +177,55 @@ class LexicalIndex:
         return changed
 
     # -- reading -----------------------------------------------------------
-    def _build(self) -> None:
-        import bm25s
-
+    def fingerprint(self) -> str:
+        """A hash of which documents (and which versions) the index holds."""
+        h = hashlib.sha256(TOKENIZER_VERSION.encode())
         with self._lock:
-            rows = self._db.execute("SELECT chunk_id, tokens FROM chunks ORDER BY chunk_id").fetchall()
-            self._dirty = False
-        ids = [r[0] for r in rows]
-        corpus = [r[1].split() or ["\x00"] for r in rows]
-        df: Counter[str] = Counter()
-        for toks in corpus:
-            df.update(set(toks))
-        retriever = None
-        if corpus:
-            retriever = bm25s.BM25(k1=1.2, b=0.75)
-            retriever.index(corpus, show_progress=False)
-        self._retriever, self._ids, self._df = retriever, ids, df
+            for doc_id, digest in self._db.execute("SELECT doc_id, content_hash FROM docs ORDER BY doc_id"):
+                h.update(f"{doc_id}\x1f{digest}\x1e".encode())
+        return h.hexdigest()
 
-    def _ready(self) -> None:
-        if self._dirty or (self._retriever is None and not self._ids):
+    def _build(self) -> None:
+        fingerprint = self.fingerprint()
+        folder = self.path.with_name(self.path.stem + "-bm25")
+        matrix = BM25Matrix.load(folder, fingerprint)
+        if matrix is None:
+            with self._lock:
+                rows = self._db.execute("SELECT chunk_id, tokens FROM chunks ORDER BY chunk_id")
+                built = BM25Matrix.build(rows)
+            built.save(folder, fingerprint)
+            # reopen memory-mapped: the weights stay on disk until a query touches them
+            matrix = BM25Matrix.load(folder, fingerprint) or built
+            log.info("lexical index: built BM25 weights for %d chunks", len(built.ids))
+        with self._lock:
+            self._matrix = matrix
+            self._dirty = False
+
+    def _ready(self) -> BM25Matrix:
+        if self._dirty or self._matrix is None:
             self._build()
+        assert self._matrix is not None
+        return self._matrix
 
     @property
     def size(self) -> int:
         """Number of chunks indexed."""
-        self._ready()
-        return len(self._ids)
+        return len(self._ready().ids)
 
     def document_frequency(self, token: str) -> int:
         """In how many chunks a token occurs."""
-        self._ready()
-        return self._df.get(token, 0)
+        return self._ready().document_frequency(token)
 
     def search(self, query_tokens: list[str], k: int) -> list[tuple[str, float]]:
         """Top ``k`` chunks by BM25: ``(chunk_id, score)``, best first, scores > 0 only."""
-        self._ready()
-        retriever = self._retriever
-        if retriever is None:
+        matrix = self._ready()
+        scores = matrix.scores(query_tokens)
+        if scores is None or not len(scores):
             return []
-        vocab = retriever.vocab_dict
-        known = [t for t in query_tokens if t in vocab]
-        if not known:
-            return []
-        scores = retriever.get_scores(known)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
-        return [(self._ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        return [(matrix.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
     def tokens_for(self, chunk_ids: list[str]) -> dict[str, list[str]]:
         """The stored token lists of some chunks (chunks not indexed are absent)."""

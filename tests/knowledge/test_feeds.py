@@ -184,7 +184,7 @@ def test_slow_server_times_out(server: FakeFeedServer) -> None:
     assert result.status == "error"
     assert result.error == "timed out after 0.3s"
     assert result.http_status is None
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 2.9  # cut off, not waiting out the 3 s delay
 
 
 def test_malformed_xml_is_an_error(server: FakeFeedServer, fetcher: FeedFetcher) -> None:

@@ -78,3 +78,22 @@ def test_a_short_line_before_a_long_paragraph_is_not_left_alone():
     assert _words(chunks)[0] > 32 and chunks[0].startswith("#llm #tags")
     assert all(n <= 64 for n in _words(chunks))
     assert sum(_words(chunks)) == 2 + 241 + 3
+
+
+def test_bm25_weights_are_saved_and_reused_until_the_content_changes(tmp_path, monkeypatch):
+    from knowledge import bm25
+
+    idx = LexicalIndex(tmp_path / "lex.sqlite3")
+    idx.put_document("a", "h1", [("a#0:0", "amber adapters for frozen models", [])])
+    assert idx.search(tokenize("amber"), 3)[0][0] == "a#0:0"
+    idx.close()
+
+    def no_build(rows):
+        raise AssertionError("should have loaded the saved weights")
+
+    monkeypatch.setattr(bm25.BM25Matrix, "build", classmethod(lambda cls, rows: no_build(rows)))
+    again = LexicalIndex(tmp_path / "lex.sqlite3")
+    assert again.search(tokenize("amber"), 3)[0][0] == "a#0:0"  # loaded, memory-mapped
+    monkeypatch.undo()
+    again.put_document("b", "h2", [("b#0:0", "amber routers", [])])  # content changed: rebuilt
+    assert {cid for cid, _ in again.search(tokenize("amber"), 3)} == {"a#0:0", "b#0:0"}
