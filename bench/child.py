@@ -46,7 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.child")
     parser.add_argument("--data", required=True, help="DIGESTBOT_DATA_DIR to open")
     parser.add_argument("--questions", required=True, help="JSON file with a list of questions")
-    parser.add_argument("--spawned-at", type=float, required=True, help="time.time() when the parent started this process")
+    parser.add_argument(
+        "--spawned-at",
+        type=float,
+        required=True,
+        help="time.time() when the parent started this process",
+    )
     parser.add_argument("--host", default=None)
     parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args(argv)
@@ -54,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    steps: list[tuple[str, float, float]] = [("interpreter start", entered - args.spawned_at, _rss_mib())]
+    steps: list[tuple[str, float, float]] = [
+        ("interpreter start", entered - args.spawned_at, _rss_mib())
+    ]
 
     def mark(step: str) -> None:
         steps.append((step, time.time() - args.spawned_at, _rss_mib()))

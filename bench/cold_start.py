@@ -37,12 +37,27 @@ STEPS = ("interpreter start", "import", "load model", "open store", "first answe
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench.cold_start", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, help="real archive to index (cached) and start on")
-    parser.add_argument("--chunks", type=int, nargs="*", default=[100_000], help="synthetic index sizes to start on too")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.cold_start", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        default=DEFAULT_ARCHIVE,
+        help="real archive to index (cached) and start on",
+    )
+    parser.add_argument(
+        "--chunks",
+        type=int,
+        nargs="*",
+        default=[100_000],
+        help="synthetic index sizes to start on too",
+    )
     parser.add_argument("--runs", type=int, default=3, help="fresh processes per index")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-write", action="store_true", help="do not update bench/results/latest.md")
+    parser.add_argument(
+        "--no-write", action="store_true", help="do not update bench/results/latest.md"
+    )
     return parser
 
 
@@ -56,7 +71,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         if synthetic.read_meta(synthetic.index_dir(n, args.seed)) is None:
             embedder = embedder or load_embedder()
         spath, smeta = synthetic.ensure_index(n, args.seed, embedder=embedder)
-        targets.append((f"synthetic ({smeta['chunks']:,} chunks)", spath, synthetic.questions(3, args.seed)))
+        targets.append(
+            (f"synthetic ({smeta['chunks']:,} chunks)", spath, synthetic.questions(3, args.seed))
+        )
     table = Table(
         "Cold start: seconds since the process was started (median of runs; the last column is the worst run)",
         ["index", "runs", *[f"{s} s" for s in STEPS], "worst first answer s", "target"],
@@ -66,11 +83,32 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         for n in range(args.runs):
             log.info("cold start %d/%d on %s", n + 1, args.runs, label)
             records.append(spawn_child(data, questions[:1]))
-        at = {s: statistics.median(next(x["at_s"] for x in r["steps"] if x["step"] == s) for r in records) for s in STEPS}
-        worst = max(next(x["at_s"] for x in r["steps"] if x["step"] == "first answer") for r in records)
-        table.rows.append([label, len(records), *[at[s] for s in STEPS], worst, f"<= {TARGET_S:.0f} s: {'met' if worst <= TARGET_S else 'MISSED'}"])
+        at = {
+            s: statistics.median(
+                next(x["at_s"] for x in r["steps"] if x["step"] == s) for r in records
+            )
+            for s in STEPS
+        }
+        worst = max(
+            next(x["at_s"] for x in r["steps"] if x["step"] == "first answer") for r in records
+        )
+        table.rows.append(
+            [
+                label,
+                len(records),
+                *[at[s] for s in STEPS],
+                worst,
+                f"<= {TARGET_S:.0f} s: {'met' if worst <= TARGET_S else 'MISSED'}",
+            ]
+        )
     table.notes.append("each column is cumulative: the time at which that step had finished.")
-    report("cold_start", "Cold start", [table], command("bench.cold_start", argv), write=not args.no_write)
+    report(
+        "cold_start",
+        "Cold start",
+        [table],
+        command("bench.cold_start", argv),
+        write=not args.no_write,
+    )
     return [table]
 
 

@@ -59,7 +59,14 @@ def setup_logging(verbose: bool = False) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    for noisy in ("chromadb", "httpx", "sentence_transformers", "urllib3", "bm25s", "knowledge.lexical"):
+    for noisy in (
+        "chromadb",
+        "httpx",
+        "sentence_transformers",
+        "urllib3",
+        "bm25s",
+        "knowledge.lexical",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -98,7 +105,9 @@ def settings_for(data_dir: Path, host: str | None = None, port: int | None = Non
     return Settings.from_env(env, dotenv=False)
 
 
-def open_kb(data_dir: Path, embedder: Any, host: str | None = None, port: int | None = None) -> KnowledgeBase:
+def open_kb(
+    data_dir: Path, embedder: Any, host: str | None = None, port: int | None = None
+) -> KnowledgeBase:
     """A :class:`~knowledge.facade.KnowledgeBase` over ``data_dir`` (and a server when given)."""
     from knowledge.facade import KnowledgeBase
 
@@ -178,7 +187,9 @@ class Table:
         widths = [max(len(r[i]) for r in cells) for i in range(len(self.headers))]
         lines = [self.title, "-" * len(self.title)]
         for n, row in enumerate(cells):
-            lines.append("  ".join(c.rjust(w) if n else c.ljust(w) for c, w in zip(row, widths, strict=True)))
+            lines.append(
+                "  ".join(c.rjust(w) if n else c.ljust(w) for c, w in zip(row, widths, strict=True))
+            )
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths))
         lines.extend(f"  {note}" for note in self.notes)
@@ -186,8 +197,16 @@ class Table:
 
     def markdown(self) -> str:
         """A markdown table with its title and notes."""
-        lines = [f"**{self.title}**", "", "| " + " | ".join(self.headers) + " |", "|" + "---|" * len(self.headers)]
-        lines.extend("| " + " | ".join(self._cell(v).replace("|", "\\|") for v in row) + " |" for row in self.rows)
+        lines = [
+            f"**{self.title}**",
+            "",
+            "| " + " | ".join(self.headers) + " |",
+            "|" + "---|" * len(self.headers),
+        ]
+        lines.extend(
+            "| " + " | ".join(self._cell(v).replace("|", "\\|") for v in row) + " |"
+            for row in self.rows
+        )
         if self.notes:
             lines.append("")
             lines.extend(f"- {note}" for note in self.notes)
@@ -229,7 +248,9 @@ def update_results(name: str, section: str) -> None:
     """Replace (or append) one benchmark's section in the results file."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else _HEADER
-    pattern = re.compile(rf"<!-- begin {re.escape(name)} -->.*?<!-- end {re.escape(name)} -->", re.S)
+    pattern = re.compile(
+        rf"<!-- begin {re.escape(name)} -->.*?<!-- end {re.escape(name)} -->", re.S
+    )
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text)
     else:
@@ -253,7 +274,9 @@ def chroma_executable() -> str:
         return str(candidate)
     found = shutil.which("chroma")
     if not found:
-        raise RuntimeError("the chroma command is missing: install chromadb (it ships `chroma run`)")
+        raise RuntimeError(
+            "the chroma command is missing: install chromadb (it ships `chroma run`)"
+        )
     return found
 
 
@@ -271,7 +294,16 @@ def chroma_server(path: Path, *, timeout: float = 120.0) -> Iterator[tuple[str, 
     log_path = path.parent / f"{path.name}.server.log"
     with log_path.open("w") as out:
         proc = subprocess.Popen(
-            [chroma_executable(), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(path)],
+            [
+                chroma_executable(),
+                "run",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--path",
+                str(path),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -281,7 +313,12 @@ def chroma_server(path: Path, *, timeout: float = 120.0) -> Iterator[tuple[str, 
                 if proc.poll() is not None:
                     raise RuntimeError(f"chroma run exited: {log_path.read_text()[-2000:]}")
                 with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    if (
+                        httpx.get(
+                            f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1
+                        ).status_code
+                        == 200
+                    ):
                         break
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"chroma run did not answer within {timeout:.0f} s")
@@ -321,7 +358,12 @@ def ensure_archive_index(archive: Path, embedder: Any = None) -> tuple[Path, dic
     kb = open_kb(path, embedder)
     try:
         rep = kb.ingest([archive])
-        meta = {"archive": str(archive), "documents": rep.added, "chunks": kb.store.count_chunks(), "seconds": round(rep.seconds, 1)}
+        meta = {
+            "archive": str(archive),
+            "documents": rep.added,
+            "chunks": kb.store.count_chunks(),
+            "seconds": round(rep.seconds, 1),
+        }
     finally:
         kb.close()
     meta_path.write_text(json.dumps(meta, indent=2))
@@ -334,12 +376,25 @@ def dev_questions(limit: int = 40) -> list[str]:
 
     path = resolve("../shared/eval/dev_questions.jsonl")
     if not path.exists():
-        return ["what did the digest say about QLoRA?", "mixture of experts", "what is new in long context?"]
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [
+            "what did the digest say about QLoRA?",
+            "mixture of experts",
+            "what is new in long context?",
+        ]
+    rows = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     return [r["question"] for r in rows[:limit]]
 
 
-def spawn_child(data_dir: Path, questions: list[str], *, host: str | None = None, port: int | None = None, timeout: float = 900) -> dict[str, Any]:
+def spawn_child(
+    data_dir: Path,
+    questions: list[str],
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    timeout: float = 900,
+) -> dict[str, Any]:
     """Run :mod:`bench.child` on an index in a fresh interpreter and return its record.
 
     The record gains ``wall_s``: the parent's time from starting the process to its exit.
@@ -352,12 +407,20 @@ def spawn_child(data_dir: Path, questions: list[str], *, host: str | None = None
     argv = [sys.executable, "-m", "bench.child", "--data", str(data_dir), "--questions", str(qfile)]
     if host:
         argv += ["--host", host, "--port", str(port)]
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env = dict(
+        os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false"
+    )
     started = time.perf_counter()
     spawned_at = time.time()
     try:
         proc = subprocess.run(
-            [*argv, "--spawned-at", repr(spawned_at)], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
+            [*argv, "--spawned-at", repr(spawned_at)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
     finally:
         qfile.unlink(missing_ok=True)

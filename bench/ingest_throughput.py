@@ -42,7 +42,14 @@ log = logging.getLogger(__name__)
 
 TARGET_RATIO = 0.85
 TARGET_REINGEST_PCT = 5.0
-STAGES = ("discover + parse", "chunking (token counts)", "embedding (encode)", "chroma writes", "lexical index", "other")
+STAGES = (
+    "discover + parse",
+    "chunking (token counts)",
+    "embedding (encode)",
+    "chroma writes",
+    "lexical index",
+    "other",
+)
 
 
 class RecordingEmbedder:
@@ -95,7 +102,11 @@ def inputs_for(archive: Path, large: int, large_root: Path) -> list[Path]:
     """The archive folder, plus the first ``large`` files (sorted) of the large archive."""
     inputs = [archive]
     if large:
-        files = sorted(p for p in large_root.rglob("*") if p.is_file() and p.suffix.lower() in {".md", ".txt", ".html"})
+        files = sorted(
+            p
+            for p in large_root.rglob("*")
+            if p.is_file() and p.suffix.lower() in {".md", ".txt", ".html"}
+        )
         inputs.extend(files[:large])
     return inputs
 
@@ -144,7 +155,10 @@ def pipeline_run(inputs: list[Path], embedder: Any, data_dir: Path) -> dict[str,
         "cpu_seconds": cpu,
         "stages": stages,
         "texts": recorder.texts,
-        "reingest": [("same process", again_s, again), ("new knowledge base (as a new CLI run)", fresh_s, third)],
+        "reingest": [
+            ("same process", again_s, again),
+            ("new knowledge base (as a new CLI run)", fresh_s, third),
+        ],
     }
 
 
@@ -156,13 +170,35 @@ def raw_run(texts: list[str], embedder: Any) -> tuple[float, float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench.ingest_throughput", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, help="folder to ingest (relative paths: from the repo root)")
-    parser.add_argument("--large", type=int, default=0, metavar="N", help="also ingest the first N files of --large-archive")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.ingest_throughput", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        default=DEFAULT_ARCHIVE,
+        help="folder to ingest (relative paths: from the repo root)",
+    )
+    parser.add_argument(
+        "--large",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also ingest the first N files of --large-archive",
+    )
     parser.add_argument("--large-archive", type=Path, default=DEFAULT_LARGE_ARCHIVE)
-    parser.add_argument("--repeat", type=int, default=3, help="alternate pipeline and raw runs this many times; best of each counts")
-    parser.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads (0: as configured)")
-    parser.add_argument("--no-write", action="store_true", help="do not update bench/results/latest.md")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="alternate pipeline and raw runs this many times; best of each counts",
+    )
+    parser.add_argument(
+        "--torch-threads", type=int, default=0, help="torch intra-op threads (0: as configured)"
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="do not update bench/results/latest.md"
+    )
     return parser
 
 
@@ -180,7 +216,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
     pipelines: list[dict[str, Any]] = []
     raws: list[tuple[float, float]] = []
     for n in range(max(1, args.repeat)):
-        log.info("run %d: pipeline ingest of %s%s", n + 1, args.archive, f" + {args.large} large-archive files" if args.large else "")
+        log.info(
+            "run %d: pipeline ingest of %s%s",
+            n + 1,
+            args.archive,
+            f" + {args.large} large-archive files" if args.large else "",
+        )
         # a new directory per run: chromadb caches its client per path within a process
         pipelines.append(pipeline_run(inputs, embedder, runs_dir / f"run{n + 1}"))
         log.info("run %d: raw encode of the same %d texts", n + 1, len(pipelines[-1]["texts"]))
@@ -192,32 +233,87 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
     pipe_rate, raw_rate = chunks / best["seconds"], chunks / raw_s
     ratio = pipe_rate / raw_rate
     cpu_ratio = min(r[1] for r in raws) / min(p["cpu_seconds"] for p in pipelines)
-    corpus = str(args.archive) + (f" + {args.large} files of {args.large_archive}" if args.large else "")
+    corpus = str(args.archive) + (
+        f" + {args.large} files of {args.large_archive}" if args.large else ""
+    )
     main = Table(
         f"Ingest throughput: whole pipeline vs raw model encode on the same chunks (torch {threads} threads)",
-        ["corpus", "docs", "chunks", "pipeline s", "pipeline chunks/s", "raw encode s", "raw chunks/s", "pipeline / raw", "target"],
+        [
+            "corpus",
+            "docs",
+            "chunks",
+            "pipeline s",
+            "pipeline chunks/s",
+            "raw encode s",
+            "raw chunks/s",
+            "pipeline / raw",
+            "target",
+        ],
     )
-    main.rows.append([corpus, best["docs"], chunks, best["seconds"], pipe_rate, raw_s, raw_rate, ratio,
-                      f">= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'MISSED'}"])
-    main.notes.append(f"by CPU time (all threads; less sensitive to other load on the machine): pipeline / raw = {cpu_ratio:.2f}")
+    main.rows.append(
+        [
+            corpus,
+            best["docs"],
+            chunks,
+            best["seconds"],
+            pipe_rate,
+            raw_s,
+            raw_rate,
+            ratio,
+            f">= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'MISSED'}",
+        ]
+    )
+    main.notes.append(
+        f"by CPU time (all threads; less sensitive to other load on the machine): pipeline / raw = {cpu_ratio:.2f}"
+    )
     if len(pipelines) > 1:
-        main.notes.append("runs, wall s (pipeline / raw): " + ", ".join(f"{p['seconds']:.1f}/{r[0]:.1f}" for p, r in zip(pipelines, raws, strict=True))
-                          + "; best of each counts (the machine's CPU is shared)")
+        main.notes.append(
+            "runs, wall s (pipeline / raw): "
+            + ", ".join(
+                f"{p['seconds']:.1f}/{r[0]:.1f}" for p, r in zip(pipelines, raws, strict=True)
+            )
+            + "; best of each counts (the machine's CPU is shared)"
+        )
     if best["failed"]:
         main.notes.append(f"{best['failed']} input(s) failed to parse and were skipped")
-    stages = Table("Where the pipeline's time goes (best run)", ["stage", "seconds", "% of pipeline", "chunks/s if only this stage"])
+    stages = Table(
+        "Where the pipeline's time goes (best run)",
+        ["stage", "seconds", "% of pipeline", "chunks/s if only this stage"],
+    )
     for name in STAGES:
         s = best["stages"][name]
         stages.rows.append([name, s, 100 * s / best["seconds"], chunks / s if s > 0.01 else "-"])
-    stages.notes.append(f"raw encode of the same texts in one call: {raw_s:.1f} s (pipeline encodes in batches of >= 256 chunks)")
-    reingest = Table("Re-ingesting the unchanged archive", ["run", "seconds", "% of first ingest", "chunks embedded", "docs unchanged", "target"])
+    stages.notes.append(
+        f"raw encode of the same texts in one call: {raw_s:.1f} s (pipeline encodes in batches of >= 256 chunks)"
+    )
+    reingest = Table(
+        "Re-ingesting the unchanged archive",
+        ["run", "seconds", "% of first ingest", "chunks embedded", "docs unchanged", "target"],
+    )
     for label, secs, rep in best["reingest"]:
         pct = 100 * secs / best["seconds"]
         ok = pct < TARGET_REINGEST_PCT and rep.chunks_embedded == 0
-        reingest.rows.append([label, secs, pct, rep.chunks_embedded, rep.unchanged, f"< {TARGET_REINGEST_PCT:.0f}%, 0 embedded: {'met' if ok else 'MISSED'}"])
-    reingest.notes.append("'new knowledge base' includes opening the store and syncing the lexical index, as `digestbot ingest` does (the model is already loaded).")
+        reingest.rows.append(
+            [
+                label,
+                secs,
+                pct,
+                rep.chunks_embedded,
+                rep.unchanged,
+                f"< {TARGET_REINGEST_PCT:.0f}%, 0 embedded: {'met' if ok else 'MISSED'}",
+            ]
+        )
+    reingest.notes.append(
+        "'new knowledge base' includes opening the store and syncing the lexical index, as `digestbot ingest` does (the model is already loaded)."
+    )
     tables = [main, stages, reingest]
-    report("ingest_throughput", "Ingest throughput", tables, command("bench.ingest_throughput", argv), write=not args.no_write)
+    report(
+        "ingest_throughput",
+        "Ingest throughput",
+        tables,
+        command("bench.ingest_throughput", argv),
+        write=not args.no_write,
+    )
     return tables
 
 

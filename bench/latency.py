@@ -48,12 +48,19 @@ class StageTimer:
         self.current: dict[str, float] = {}
         self.per_question: list[dict[str, float]] = []
         retriever = kb.retriever
-        retriever.embedder = _Proxy(retriever.embedder, {"encode": self._wrap("embed question", retriever.embedder.encode)})
+        retriever.embedder = _Proxy(
+            retriever.embedder, {"encode": self._wrap("embed question", retriever.embedder.encode)}
+        )
         retriever.store = _Proxy(
             retriever.store,
-            {"query": self._wrap("chroma query", retriever.store.query), "get_chunks": self._wrap("chroma get", retriever.store.get_chunks)},
+            {
+                "query": self._wrap("chroma query", retriever.store.query),
+                "get_chunks": self._wrap("chroma get", retriever.store.get_chunks),
+            },
         )
-        retriever.lexical = _Proxy(retriever.lexical, {"search": self._wrap("bm25 search", retriever.lexical.search)})
+        retriever.lexical = _Proxy(
+            retriever.lexical, {"search": self._wrap("bm25 search", retriever.lexical.search)}
+        )
 
     def _wrap(self, stage: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -62,7 +69,9 @@ class StageTimer:
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.current[stage] = self.current.get(stage, 0.0) + (time.perf_counter() - started) * 1000
+                self.current[stage] = (
+                    self.current.get(stage, 0.0) + (time.perf_counter() - started) * 1000
+                )
 
         return timed
 
@@ -77,7 +86,11 @@ class StageTimer:
 
     def medians(self) -> dict[str, float]:
         """Median milliseconds per stage."""
-        return {s: statistics.median(q.get(s, 0.0) for q in self.per_question) for s in STAGES} if self.per_question else {}
+        return (
+            {s: statistics.median(q.get(s, 0.0) for q in self.per_question) for s in STAGES}
+            if self.per_question
+            else {}
+        )
 
 
 class _Proxy:
@@ -91,7 +104,9 @@ class _Proxy:
         return getattr(self._target, name)
 
 
-def measure(kb: Any, questions: list[str], *, warmup: int = 5, k: int = 5, mode: str = "hybrid") -> dict[str, Any]:
+def measure(
+    kb: Any, questions: list[str], *, warmup: int = 5, k: int = 5, mode: str = "hybrid"
+) -> dict[str, Any]:
     """Ask every question once (after ``warmup`` untimed ones) and collect latencies.
 
     Returns:
@@ -136,7 +151,9 @@ def _named_model(question: str) -> str | None:
     """The made-up model name a generated question asks about (known ones only)."""
     for word in question.replace("?", " ").split():
         stem = word.split("-")[0].split("에")[0].split("의")[0]
-        if any(stem.startswith(p) for p in synthetic.NAME_PREFIX) and any(s in stem for s in synthetic.NAME_SUFFIX):
+        if any(stem.startswith(p) for p in synthetic.NAME_PREFIX) and any(
+            s in stem for s in synthetic.NAME_SUFFIX
+        ):
             return stem
     return None
 
@@ -156,7 +173,9 @@ def _profile(kb: Any, questions: list[str]) -> str:
     return out.getvalue()
 
 
-def run_embedded(size: int, embedder: Any, questions: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
+def run_embedded(
+    size: int, embedder: Any, questions: list[str], args: argparse.Namespace
+) -> list[dict[str, Any]]:
     """Latency over the embedded (PersistentClient) store, once per torch thread setting."""
     path, meta = synthetic.ensure_index(size, args.seed, embedder=embedder)
     started = time.perf_counter()
@@ -168,16 +187,29 @@ def run_embedded(size: int, embedder: Any, questions: list[str], args: argparse.
         for n in args.torch_threads:
             threads = torch_threads(n)
             result = measure(kb, questions, warmup=args.warmup, k=args.k, mode=args.mode)
-            out.append({"store": "embedded", "threads": threads, "chunks": meta["chunks"], "open_s": open_s, **result})
+            out.append(
+                {
+                    "store": "embedded",
+                    "threads": threads,
+                    "chunks": meta["chunks"],
+                    "open_s": open_s,
+                    **result,
+                }
+            )
             if args.profile:
-                print(f"\n--- profile, embedded, {size} chunks ---\n{_profile(kb, questions[:30])}", file=sys.stderr)
+                print(
+                    f"\n--- profile, embedded, {size} chunks ---\n{_profile(kb, questions[:30])}",
+                    file=sys.stderr,
+                )
     finally:
         torch_threads(default)
         kb.close()
     return out
 
 
-def run_server(size: int, embedder: Any, questions: list[str], args: argparse.Namespace) -> dict[str, Any]:
+def run_server(
+    size: int, embedder: Any, questions: list[str], args: argparse.Namespace
+) -> dict[str, Any]:
     """Latency with the same index served by ``chroma run`` on 127.0.0.1."""
     path, meta = synthetic.ensure_index(size, args.seed, embedder=embedder)
     work = CACHE / "server" / path.name
@@ -188,35 +220,65 @@ def run_server(size: int, embedder: Any, questions: list[str], args: argparse.Na
     shutil.copytree(path / "chroma", work / "chroma")
     with chroma_server(work / "chroma") as (host, port):
         # the lexical index is derived data keyed by store location: reuse the embedded one
-        shutil.copy2(path / "lexical-embedded.sqlite3", work / "data" / f"lexical-{host}_{port}.sqlite3")
+        shutil.copy2(
+            path / "lexical-embedded.sqlite3", work / "data" / f"lexical-{host}_{port}.sqlite3"
+        )
         started = time.perf_counter()
         kb = open_kb(work / "data", embedder, host, port)
         open_s = time.perf_counter() - started
         try:
             result = measure(kb, questions, warmup=args.warmup, k=args.k, mode=args.mode)
             if args.profile:
-                print(f"\n--- profile, server, {size} chunks ---\n{_profile(kb, questions[:30])}", file=sys.stderr)
+                print(
+                    f"\n--- profile, server, {size} chunks ---\n{_profile(kb, questions[:30])}",
+                    file=sys.stderr,
+                )
         finally:
             kb.close()
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    return {"store": "chroma server", "threads": torch_threads(0), "chunks": meta["chunks"], "open_s": open_s, **result}
+    return {
+        "store": "chroma server",
+        "threads": torch_threads(0),
+        "chunks": meta["chunks"],
+        "open_s": open_s,
+        **result,
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chunks", type=int, nargs="+", default=[10_000, 100_000], help="embedded index sizes")
-    parser.add_argument("--server", type=int, nargs="*", default=[10_000], help="sizes to also measure through a chroma server")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.latency", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--chunks", type=int, nargs="+", default=[10_000, 100_000], help="embedded index sizes"
+    )
+    parser.add_argument(
+        "--server",
+        type=int,
+        nargs="*",
+        default=[10_000],
+        help="sizes to also measure through a chroma server",
+    )
     parser.add_argument("--questions", type=int, default=100, help="questions per size")
     parser.add_argument("--warmup", type=int, default=5, help="untimed questions first")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "lexical"])
-    parser.add_argument("--torch-threads", type=int, nargs="+", default=[0, 1],
-                        help="torch intra-op thread settings to measure the embedded store with (0: as configured)")
-    parser.add_argument("--profile", action="store_true", help="cProfile 30 questions per size (to stderr)")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        nargs="+",
+        default=[0, 1],
+        help="torch intra-op thread settings to measure the embedded store with (0: as configured)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile 30 questions per size (to stderr)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the server's copy of the index")
-    parser.add_argument("--no-write", action="store_true", help="do not update bench/results/latest.md")
+    parser.add_argument(
+        "--no-write", action="store_true", help="do not update bench/results/latest.md"
+    )
     return parser
 
 
@@ -228,13 +290,45 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
     results += [run_server(n, embedder, questions, args) for n in args.server]
     table = Table(
         f"Question latency (warm, in-process ask, mode={args.mode}, k={args.k})",
-        ["store", "torch threads", "chunks", "questions", "p50 ms", "p95 ms", "mean ms", "max ms", "top-1 names model %", "open s", "first answer s", "target"],
+        [
+            "store",
+            "torch threads",
+            "chunks",
+            "questions",
+            "p50 ms",
+            "p95 ms",
+            "mean ms",
+            "max ms",
+            "top-1 names model %",
+            "open s",
+            "first answer s",
+            "target",
+        ],
     )
-    stages = Table("Median ms per stage of one question", ["store", "torch threads", "chunks", *STAGES])
+    stages = Table(
+        "Median ms per stage of one question", ["store", "torch threads", "chunks", *STAGES]
+    )
     for r in results:
         verdict = "met" if r["p95"] <= TARGET_P95_MS else "MISSED"
-        table.rows.append([r["store"], r["threads"], r["chunks"], r["n"], r["p50"], r["p95"], r["mean"], r["max"], r["top1_named"], r["open_s"], r["first_s"], f"<= {TARGET_P95_MS:.0f}: {verdict}"])
-        stages.rows.append([r["store"], r["threads"], r["chunks"], *[r["stages"].get(s, 0.0) for s in STAGES]])
+        table.rows.append(
+            [
+                r["store"],
+                r["threads"],
+                r["chunks"],
+                r["n"],
+                r["p50"],
+                r["p95"],
+                r["mean"],
+                r["max"],
+                r["top1_named"],
+                r["open_s"],
+                r["first_s"],
+                f"<= {TARGET_P95_MS:.0f}: {verdict}",
+            ]
+        )
+        stages.rows.append(
+            [r["store"], r["threads"], r["chunks"], *[r["stages"].get(s, 0.0) for s in STAGES]]
+        )
     table.notes += [
         "Synthetic index (bench/synthetic.py): real chunking, store and BM25 index; hashed bag-of-words vectors instead of model embeddings.",
         "Questions are embedded by the real model; 'first answer' includes building the in-memory BM25 index; neither it nor model load is in the percentiles.",
@@ -243,7 +337,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         "'first answer' is only measured on the first row of each size (later rows reuse the built BM25 index).",
     ]
     tables = [table, stages]
-    report("latency", "Question latency", tables, command("bench.latency", argv), write=not args.no_write)
+    report(
+        "latency",
+        "Question latency",
+        tables,
+        command("bench.latency", argv),
+        write=not args.no_write,
+    )
     return tables
 
 

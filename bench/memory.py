@@ -33,13 +33,26 @@ TARGET_MIB = 1536.0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chunks", type=int, nargs="+", default=[10_000, 100_000], help="synthetic index sizes")
-    parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, help="also measure over this real archive (cached index)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.memory", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--chunks", type=int, nargs="+", default=[10_000, 100_000], help="synthetic index sizes"
+    )
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        default=DEFAULT_ARCHIVE,
+        help="also measure over this real archive (cached index)",
+    )
     parser.add_argument("--no-archive", action="store_true", help="skip the real archive")
-    parser.add_argument("--questions", type=int, default=30, help="questions answered by each process")
+    parser.add_argument(
+        "--questions", type=int, default=30, help="questions answered by each process"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-write", action="store_true", help="do not update bench/results/latest.md")
+    parser.add_argument(
+        "--no-write", action="store_true", help="do not update bench/results/latest.md"
+    )
     return parser
 
 
@@ -54,19 +67,37 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         if synthetic.read_meta(synthetic.index_dir(n, args.seed)) is None:
             embedder = embedder or load_embedder()
         spath, smeta = synthetic.ensure_index(n, args.seed, embedder=embedder)
-        targets.append(("synthetic", spath, synthetic.questions(args.questions, args.seed), smeta["chunks"]))
+        targets.append(
+            ("synthetic", spath, synthetic.questions(args.questions, args.seed), smeta["chunks"])
+        )
     table = Table(
         "Resident memory (MiB) of a fresh process: after each step, and the peak",
-        ["index", "chunks", "after import", "after model load", "after open store", "after first answer", "after all answers", "peak RSS", "target"],
+        [
+            "index",
+            "chunks",
+            "after import",
+            "after model load",
+            "after open store",
+            "after first answer",
+            "after all answers",
+            "peak RSS",
+            "target",
+        ],
     )
     for label, data, questions, chunks in targets:
         log.info("memory: %s, %d chunks", label, chunks)
         record = spawn_child(data, questions)
         rss = [s["rss_mib"] for s in record["steps"]]
         peak = record["peak_rss_mib"]
-        verdict = f"<= {TARGET_MIB:.0f}: {'met' if peak <= TARGET_MIB else 'MISSED'}" if chunks >= 100_000 else "-"
+        verdict = (
+            f"<= {TARGET_MIB:.0f}: {'met' if peak <= TARGET_MIB else 'MISSED'}"
+            if chunks >= 100_000
+            else "-"
+        )
         table.rows.append([label, record["chunks"], *rss[1:6], peak, verdict])
-    table.notes.append(f"each process answers {args.questions} questions; the target applies at 100k chunks.")
+    table.notes.append(
+        f"each process answers {args.questions} questions; the target applies at 100k chunks."
+    )
     report("memory", "Memory", [table], command("bench.memory", argv), write=not args.no_write)
     return [table]
 

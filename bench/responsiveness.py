@@ -82,7 +82,14 @@ async def ask_wave(kb: Any, questions: list[str]) -> list[tuple[float, bool, str
 
 
 async def phase(
-    kb: Any, label: str, *, questions: list[str], wave: int, ingest: list[Path] | None = None, ask: bool = True, seconds: float = 0.0
+    kb: Any,
+    label: str,
+    *,
+    questions: list[str],
+    wave: int,
+    ingest: list[Path] | None = None,
+    ask: bool = True,
+    seconds: float = 0.0,
 ) -> dict[str, Any]:
     """One measured phase.
 
@@ -107,7 +114,9 @@ async def phase(
     n = 0
     while not finished():
         if ask:
-            results += await ask_wave(kb, [questions[(n + i) % len(questions)] for i in range(wave)])
+            results += await ask_wave(
+                kb, [questions[(n + i) % len(questions)] for i in range(wave)]
+            )
             n += wave
         else:
             await asyncio.sleep(0.05)
@@ -157,39 +166,106 @@ def _fresh_kb(source: Path, work: Path, name: str, embedder: Any) -> Any:
     return kb
 
 
-def measure(source: Path, work: Path, embedder: Any, inputs: list[Path], questions: list[str], wave: int, question_seconds: float) -> list[dict[str, Any]]:
+def measure(
+    source: Path,
+    work: Path,
+    embedder: Any,
+    inputs: list[Path],
+    questions: list[str],
+    wave: int,
+    question_seconds: float,
+) -> list[dict[str, Any]]:
     """The phases in order: idle, questions alone, ingest alone, ingest with questions."""
     out: list[dict[str, Any]] = []
     kb = _fresh_kb(source, work, "reference", embedder)
     try:
-        out.append(asyncio.run(phase(kb, "idle loop", questions=questions, wave=wave, ask=False, seconds=2.0)))
-        out.append(asyncio.run(phase(kb, f"waves of {wave} concurrent questions, no ingest", questions=questions, wave=wave, seconds=question_seconds)))
+        out.append(
+            asyncio.run(
+                phase(kb, "idle loop", questions=questions, wave=wave, ask=False, seconds=2.0)
+            )
+        )
+        out.append(
+            asyncio.run(
+                phase(
+                    kb,
+                    f"waves of {wave} concurrent questions, no ingest",
+                    questions=questions,
+                    wave=wave,
+                    seconds=question_seconds,
+                )
+            )
+        )
     finally:
         kb.close()
     kb = _fresh_kb(source, work, "ingest-alone", embedder)
     try:
-        out.append(asyncio.run(phase(kb, "ingest alone, no questions", questions=questions, wave=wave, ingest=inputs, ask=False)))
+        out.append(
+            asyncio.run(
+                phase(
+                    kb,
+                    "ingest alone, no questions",
+                    questions=questions,
+                    wave=wave,
+                    ingest=inputs,
+                    ask=False,
+                )
+            )
+        )
     finally:
         kb.close()
     kb = _fresh_kb(source, work, "ingest-and-questions", embedder)
     try:
-        out.append(asyncio.run(phase(kb, f"ingest + waves of {wave} concurrent questions", questions=questions, wave=wave, ingest=inputs)))
+        out.append(
+            asyncio.run(
+                phase(
+                    kb,
+                    f"ingest + waves of {wave} concurrent questions",
+                    questions=questions,
+                    wave=wave,
+                    ingest=inputs,
+                )
+            )
+        )
     finally:
         kb.close()
     return out
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench.responsiveness", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, help="what the worker thread ingests")
-    parser.add_argument("--large", type=int, default=0, metavar="N", help="also ingest the first N files of --large-archive")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.responsiveness", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--archive", type=Path, default=DEFAULT_ARCHIVE, help="what the worker thread ingests"
+    )
+    parser.add_argument(
+        "--large",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also ingest the first N files of --large-archive",
+    )
     parser.add_argument("--large-archive", type=Path, default=DEFAULT_LARGE_ARCHIVE)
-    parser.add_argument("--chunks", type=int, default=10_000, help="size of the synthetic index the questions search")
+    parser.add_argument(
+        "--chunks",
+        type=int,
+        default=10_000,
+        help="size of the synthetic index the questions search",
+    )
     parser.add_argument("--wave", type=int, default=20, help="concurrent questions per wave")
-    parser.add_argument("--question-seconds", type=float, default=10.0, help="length of the questions-only reference phase")
+    parser.add_argument(
+        "--question-seconds",
+        type=float,
+        default=10.0,
+        help="length of the questions-only reference phase",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads (0: as configured)")
-    parser.add_argument("--no-write", action="store_true", help="do not update bench/results/latest.md")
+    parser.add_argument(
+        "--torch-threads", type=int, default=0, help="torch intra-op threads (0: as configured)"
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="do not update bench/results/latest.md"
+    )
     return parser
 
 
@@ -202,28 +278,79 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
     shutil.rmtree(work, ignore_errors=True)
     inputs = inputs_for(resolve(args.archive), args.large, resolve(args.large_archive))
     try:
-        results = measure(source, work, embedder, inputs, load_questions(args.seed), args.wave, args.question_seconds)
+        results = measure(
+            source,
+            work,
+            embedder,
+            inputs,
+            load_questions(args.seed),
+            args.wave,
+            args.question_seconds,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     table = Table(
         f"Event-loop stalls (5 ms ticker) beside questions via asyncio.to_thread; index of {meta['chunks']:,} chunks; torch {threads} threads",
-        ["phase", "seconds", "ticks", "longest stall ms", "p99 stall ms", "p50 stall ms", "stalls > 50 ms", "questions answered", "question p50 ms", "question p95 ms", "question max ms", "target"],
+        [
+            "phase",
+            "seconds",
+            "ticks",
+            "longest stall ms",
+            "p99 stall ms",
+            "p50 stall ms",
+            "stalls > 50 ms",
+            "questions answered",
+            "question p50 ms",
+            "question p95 ms",
+            "question max ms",
+            "target",
+        ],
     )
     for r in results:
         answered = f"{r['answered']}/{r['asked']}" if r["asked"] else "-"
         ok = r["max"] < TARGET_STALL_MS and r["answered"] == r["asked"]
-        verdict = f"< {TARGET_STALL_MS:.0f} ms, all answered: {'met' if ok else 'MISSED'}" if r["target"] else "-"
-        table.rows.append([r["phase"], r["seconds"], r["ticks"], r["max"], r["p99"], r["p50"], r["over50"], answered,
-                           r["q_p50"], r["q_p95"], r["q_max"], verdict])
+        verdict = (
+            f"< {TARGET_STALL_MS:.0f} ms, all answered: {'met' if ok else 'MISSED'}"
+            if r["target"]
+            else "-"
+        )
+        table.rows.append(
+            [
+                r["phase"],
+                r["seconds"],
+                r["ticks"],
+                r["max"],
+                r["p99"],
+                r["p50"],
+                r["over50"],
+                answered,
+                r["q_p50"],
+                r["q_p95"],
+                r["q_max"],
+                verdict,
+            ]
+        )
         if r["errors"]:
             table.notes.append(f"{r['phase']}: errors {r['errors']}")
         if r["target"]:
             rep = r["ingest"]
-            table.notes.append(f"the ingest: {args.archive}{f' + {args.large} large-archive files' if args.large else ''}: "
-                               f"{rep.added + rep.updated} documents, {rep.chunks_embedded} chunks embedded in {rep.seconds:.1f} s")
-    table.notes.append("question times are wall time from the loop's side (waiting for a worker thread included).")
-    table.notes.append("the first three rows are references (no target): the idle loop, questions alone, the ingest alone (each ingest phase on its own fresh copy of the index).")
-    report("responsiveness", "Responsiveness", [table], command("bench.responsiveness", argv), write=not args.no_write)
+            table.notes.append(
+                f"the ingest: {args.archive}{f' + {args.large} large-archive files' if args.large else ''}: "
+                f"{rep.added + rep.updated} documents, {rep.chunks_embedded} chunks embedded in {rep.seconds:.1f} s"
+            )
+    table.notes.append(
+        "question times are wall time from the loop's side (waiting for a worker thread included)."
+    )
+    table.notes.append(
+        "the first three rows are references (no target): the idle loop, questions alone, the ingest alone (each ingest phase on its own fresh copy of the index)."
+    )
+    report(
+        "responsiveness",
+        "Responsiveness",
+        [table],
+        command("bench.responsiveness", argv),
+        write=not args.no_write,
+    )
     return [table]
 
 

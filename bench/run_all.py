@@ -55,7 +55,9 @@ def summarize(results: dict[str, list[Table]]) -> Table:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks in order; a failing one is reported and the rest still run."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m bench.run_all", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run_all", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--quick", action="store_true", help="10k chunks only (no 100k index)")
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run only these")
     parser.add_argument("--skip", nargs="+", choices=BENCHMARKS, default=[], help="skip these")
@@ -66,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [10_000] if args.quick else [10_000, 100_000]
     missing = [n for n in sizes if synthetic.read_meta(synthetic.index_dir(n, args.seed)) is None]
     if missing:
-        log.info("building the synthetic indexes %s once (cached in bench/.cache/; several minutes)", missing)
+        log.info(
+            "building the synthetic indexes %s once (cached in bench/.cache/; several minutes)",
+            missing,
+        )
         embedder = load_embedder()
         for n in missing:
             synthetic.ensure_index(n, args.seed, embedder=embedder)

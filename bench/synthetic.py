@@ -48,72 +48,541 @@ _MAX_CHUNKS_PER_ISSUE = 150  # generous: a section is one to three chunks
 # -- vocabulary -------------------------------------------------------------------------
 
 TOPICS: dict[str, list[str]] = {
-    "long context": ["context", "window", "positional", "extrapolation", "rope", "length", "retrieval", "memory", "tokens", "compression"],
-    "quantization": ["quantization", "int4", "int8", "weights", "activations", "outliers", "calibration", "precision", "bits", "rounding"],
-    "parameter-efficient finetuning": ["adapters", "lora", "rank", "finetuning", "frozen", "parameters", "low-rank", "update", "merging", "prompts"],
-    "mixture of experts": ["experts", "routing", "gating", "sparse", "load", "balancing", "capacity", "router", "tokens", "dispatch"],
-    "reinforcement learning from feedback": ["preference", "reward", "policy", "feedback", "alignment", "ranking", "pairs", "optimization", "human", "judges"],
-    "diffusion models": ["diffusion", "denoising", "noise", "sampling", "score", "images", "guidance", "latent", "steps", "schedule"],
-    "retrieval augmentation": ["retrieval", "documents", "passages", "index", "dense", "queries", "grounding", "citations", "reranking", "corpus"],
-    "reasoning": ["reasoning", "chain", "thought", "steps", "arithmetic", "verification", "search", "planning", "solutions", "math"],
-    "code generation": ["code", "programs", "execution", "tests", "repository", "completion", "synthesis", "bugs", "functions", "compilers"],
-    "speech": ["speech", "audio", "recognition", "acoustic", "waveform", "speaker", "transcription", "phonemes", "vocoder", "prosody"],
-    "vision transformers": ["vision", "patches", "images", "segmentation", "detection", "pixels", "convolution", "resolution", "backbone", "features"],
-    "multimodal models": ["multimodal", "captions", "visual", "grounding", "alignment", "images", "text", "encoder", "projection", "instruction"],
-    "efficient attention": ["attention", "kernels", "linear", "flash", "memory", "sparse", "heads", "quadratic", "throughput", "latency"],
-    "state space models": ["state", "space", "recurrence", "selective", "scan", "sequences", "convolution", "linear", "hidden", "dynamics"],
-    "data curation": ["data", "filtering", "deduplication", "quality", "synthetic", "web", "mixture", "tokens", "curation", "classifiers"],
-    "evaluation": ["benchmarks", "evaluation", "contamination", "leaderboard", "metrics", "judges", "robustness", "tasks", "scores", "errors"],
-    "robotics": ["robots", "manipulation", "control", "policies", "simulation", "trajectories", "grasping", "locomotion", "sensors", "actions"],
-    "graph learning": ["graphs", "nodes", "edges", "message", "passing", "molecules", "neighbors", "aggregation", "topology", "embeddings"],
-    "scaling laws": ["scaling", "compute", "laws", "loss", "parameters", "tokens", "budget", "optimal", "extrapolation", "training"],
-    "interpretability": ["interpretability", "circuits", "features", "neurons", "probing", "activations", "attribution", "sparse", "dictionary", "mechanisms"],
-    "speculative decoding": ["decoding", "draft", "speculative", "acceptance", "verification", "latency", "tokens", "heads", "sampling", "throughput"],
-    "optimizers": ["optimizer", "learning", "rate", "momentum", "adam", "gradients", "schedule", "warmup", "weight", "decay"],
-    "knowledge distillation": ["distillation", "teacher", "student", "logits", "soft", "targets", "compression", "transfer", "smaller", "imitation"],
-    "agents and tools": ["agents", "tools", "api", "planning", "environment", "actions", "browser", "memory", "feedback", "tasks"],
+    "long context": [
+        "context",
+        "window",
+        "positional",
+        "extrapolation",
+        "rope",
+        "length",
+        "retrieval",
+        "memory",
+        "tokens",
+        "compression",
+    ],
+    "quantization": [
+        "quantization",
+        "int4",
+        "int8",
+        "weights",
+        "activations",
+        "outliers",
+        "calibration",
+        "precision",
+        "bits",
+        "rounding",
+    ],
+    "parameter-efficient finetuning": [
+        "adapters",
+        "lora",
+        "rank",
+        "finetuning",
+        "frozen",
+        "parameters",
+        "low-rank",
+        "update",
+        "merging",
+        "prompts",
+    ],
+    "mixture of experts": [
+        "experts",
+        "routing",
+        "gating",
+        "sparse",
+        "load",
+        "balancing",
+        "capacity",
+        "router",
+        "tokens",
+        "dispatch",
+    ],
+    "reinforcement learning from feedback": [
+        "preference",
+        "reward",
+        "policy",
+        "feedback",
+        "alignment",
+        "ranking",
+        "pairs",
+        "optimization",
+        "human",
+        "judges",
+    ],
+    "diffusion models": [
+        "diffusion",
+        "denoising",
+        "noise",
+        "sampling",
+        "score",
+        "images",
+        "guidance",
+        "latent",
+        "steps",
+        "schedule",
+    ],
+    "retrieval augmentation": [
+        "retrieval",
+        "documents",
+        "passages",
+        "index",
+        "dense",
+        "queries",
+        "grounding",
+        "citations",
+        "reranking",
+        "corpus",
+    ],
+    "reasoning": [
+        "reasoning",
+        "chain",
+        "thought",
+        "steps",
+        "arithmetic",
+        "verification",
+        "search",
+        "planning",
+        "solutions",
+        "math",
+    ],
+    "code generation": [
+        "code",
+        "programs",
+        "execution",
+        "tests",
+        "repository",
+        "completion",
+        "synthesis",
+        "bugs",
+        "functions",
+        "compilers",
+    ],
+    "speech": [
+        "speech",
+        "audio",
+        "recognition",
+        "acoustic",
+        "waveform",
+        "speaker",
+        "transcription",
+        "phonemes",
+        "vocoder",
+        "prosody",
+    ],
+    "vision transformers": [
+        "vision",
+        "patches",
+        "images",
+        "segmentation",
+        "detection",
+        "pixels",
+        "convolution",
+        "resolution",
+        "backbone",
+        "features",
+    ],
+    "multimodal models": [
+        "multimodal",
+        "captions",
+        "visual",
+        "grounding",
+        "alignment",
+        "images",
+        "text",
+        "encoder",
+        "projection",
+        "instruction",
+    ],
+    "efficient attention": [
+        "attention",
+        "kernels",
+        "linear",
+        "flash",
+        "memory",
+        "sparse",
+        "heads",
+        "quadratic",
+        "throughput",
+        "latency",
+    ],
+    "state space models": [
+        "state",
+        "space",
+        "recurrence",
+        "selective",
+        "scan",
+        "sequences",
+        "convolution",
+        "linear",
+        "hidden",
+        "dynamics",
+    ],
+    "data curation": [
+        "data",
+        "filtering",
+        "deduplication",
+        "quality",
+        "synthetic",
+        "web",
+        "mixture",
+        "tokens",
+        "curation",
+        "classifiers",
+    ],
+    "evaluation": [
+        "benchmarks",
+        "evaluation",
+        "contamination",
+        "leaderboard",
+        "metrics",
+        "judges",
+        "robustness",
+        "tasks",
+        "scores",
+        "errors",
+    ],
+    "robotics": [
+        "robots",
+        "manipulation",
+        "control",
+        "policies",
+        "simulation",
+        "trajectories",
+        "grasping",
+        "locomotion",
+        "sensors",
+        "actions",
+    ],
+    "graph learning": [
+        "graphs",
+        "nodes",
+        "edges",
+        "message",
+        "passing",
+        "molecules",
+        "neighbors",
+        "aggregation",
+        "topology",
+        "embeddings",
+    ],
+    "scaling laws": [
+        "scaling",
+        "compute",
+        "laws",
+        "loss",
+        "parameters",
+        "tokens",
+        "budget",
+        "optimal",
+        "extrapolation",
+        "training",
+    ],
+    "interpretability": [
+        "interpretability",
+        "circuits",
+        "features",
+        "neurons",
+        "probing",
+        "activations",
+        "attribution",
+        "sparse",
+        "dictionary",
+        "mechanisms",
+    ],
+    "speculative decoding": [
+        "decoding",
+        "draft",
+        "speculative",
+        "acceptance",
+        "verification",
+        "latency",
+        "tokens",
+        "heads",
+        "sampling",
+        "throughput",
+    ],
+    "optimizers": [
+        "optimizer",
+        "learning",
+        "rate",
+        "momentum",
+        "adam",
+        "gradients",
+        "schedule",
+        "warmup",
+        "weight",
+        "decay",
+    ],
+    "knowledge distillation": [
+        "distillation",
+        "teacher",
+        "student",
+        "logits",
+        "soft",
+        "targets",
+        "compression",
+        "transfer",
+        "smaller",
+        "imitation",
+    ],
+    "agents and tools": [
+        "agents",
+        "tools",
+        "api",
+        "planning",
+        "environment",
+        "actions",
+        "browser",
+        "memory",
+        "feedback",
+        "tasks",
+    ],
 }
 GENERAL = [
-    "method", "model", "results", "approach", "training", "inference", "baseline", "performance", "accuracy", "efficiency",
-    "experiments", "dataset", "analysis", "improvement", "architecture", "objective", "framework", "ablation", "evidence", "setting",
-    "variant", "strategy", "cost", "quality", "scale", "trade-off", "signal", "behavior", "generalization", "robust",
+    "method",
+    "model",
+    "results",
+    "approach",
+    "training",
+    "inference",
+    "baseline",
+    "performance",
+    "accuracy",
+    "efficiency",
+    "experiments",
+    "dataset",
+    "analysis",
+    "improvement",
+    "architecture",
+    "objective",
+    "framework",
+    "ablation",
+    "evidence",
+    "setting",
+    "variant",
+    "strategy",
+    "cost",
+    "quality",
+    "scale",
+    "trade-off",
+    "signal",
+    "behavior",
+    "generalization",
+    "robust",
 ]
 VERBS = [
-    "improves", "reduces", "matches", "outperforms", "stabilizes", "simplifies", "accelerates", "extends", "replaces", "combines",
-    "revisits", "measures", "explains", "scales", "compresses", "predicts", "transfers", "filters", "learns", "adapts",
+    "improves",
+    "reduces",
+    "matches",
+    "outperforms",
+    "stabilizes",
+    "simplifies",
+    "accelerates",
+    "extends",
+    "replaces",
+    "combines",
+    "revisits",
+    "measures",
+    "explains",
+    "scales",
+    "compresses",
+    "predicts",
+    "transfers",
+    "filters",
+    "learns",
+    "adapts",
 ]
 ADJECTIVES = [
-    "simple", "efficient", "scalable", "robust", "sparse", "adaptive", "unified", "lightweight", "hierarchical", "contrastive",
-    "self-supervised", "iterative", "modular", "calibrated", "generalist", "compact", "faster", "cheaper", "stable", "principled",
+    "simple",
+    "efficient",
+    "scalable",
+    "robust",
+    "sparse",
+    "adaptive",
+    "unified",
+    "lightweight",
+    "hierarchical",
+    "contrastive",
+    "self-supervised",
+    "iterative",
+    "modular",
+    "calibrated",
+    "generalist",
+    "compact",
+    "faster",
+    "cheaper",
+    "stable",
+    "principled",
 ]
 CONNECTIVES = [
-    "In practice,", "Surprisingly,", "The authors show that", "Compared with prior work,", "Notably,",
-    "The main idea is that", "On the other hand,", "In their experiments,", "Interestingly,", "As a result,",
+    "In practice,",
+    "Surprisingly,",
+    "The authors show that",
+    "Compared with prior work,",
+    "Notably,",
+    "The main idea is that",
+    "On the other hand,",
+    "In their experiments,",
+    "Interestingly,",
+    "As a result,",
 ]
 NAME_PREFIX = [
-    "Zor", "Quil", "Vex", "Mira", "Tando", "Kest", "Orli", "Brim", "Sola", "Nyx", "Pell", "Corv", "Dax", "Ferro", "Glim",
-    "Hal", "Isk", "Jun", "Kor", "Lum", "Mor", "Nim", "Ost", "Pav", "Quor", "Riv", "Sel", "Tor", "Umb", "Vail",
-    "Wex", "Xan", "Yor", "Zeph", "Arl", "Bex", "Cael", "Dru", "Eld", "Fen",
+    "Zor",
+    "Quil",
+    "Vex",
+    "Mira",
+    "Tando",
+    "Kest",
+    "Orli",
+    "Brim",
+    "Sola",
+    "Nyx",
+    "Pell",
+    "Corv",
+    "Dax",
+    "Ferro",
+    "Glim",
+    "Hal",
+    "Isk",
+    "Jun",
+    "Kor",
+    "Lum",
+    "Mor",
+    "Nim",
+    "Ost",
+    "Pav",
+    "Quor",
+    "Riv",
+    "Sel",
+    "Tor",
+    "Umb",
+    "Vail",
+    "Wex",
+    "Xan",
+    "Yor",
+    "Zeph",
+    "Arl",
+    "Bex",
+    "Cael",
+    "Dru",
+    "Eld",
+    "Fen",
 ]
 NAME_MIDDLE = [
-    "a", "en", "ix", "o", "ul", "ar", "ev", "im", "on", "ur", "ast", "eph", "ith", "ond", "usk",
-    "ber", "cal", "dor", "fin", "gal", "har", "kel", "lor", "mon", "nar",
+    "a",
+    "en",
+    "ix",
+    "o",
+    "ul",
+    "ar",
+    "ev",
+    "im",
+    "on",
+    "ur",
+    "ast",
+    "eph",
+    "ith",
+    "ond",
+    "usk",
+    "ber",
+    "cal",
+    "dor",
+    "fin",
+    "gal",
+    "har",
+    "kel",
+    "lor",
+    "mon",
+    "nar",
 ]
-UNKNOWN_PREFIX = ["Plon", "Grix", "Snur", "Thwap", "Blorb", "Kwip"]  # never used in the archive: negatives
-NAME_SUFFIX = ["former", "LM", "Net", "Diff", "GPT", "Mamba", "Flow", "Vision", "Coder", "Bert", "Mix", "Agent"]
+UNKNOWN_PREFIX = [
+    "Plon",
+    "Grix",
+    "Snur",
+    "Thwap",
+    "Blorb",
+    "Kwip",
+]  # never used in the archive: negatives
+NAME_SUFFIX = [
+    "former",
+    "LM",
+    "Net",
+    "Diff",
+    "GPT",
+    "Mamba",
+    "Flow",
+    "Vision",
+    "Coder",
+    "Bert",
+    "Mix",
+    "Agent",
+]
 NAME_VERSION = ["", "-7B", "-2", "-XL", "-13B", "-v3", "-1.5", "-Lite", "-70B", "-Pro"]
 _NAME_SPACE = len(NAME_PREFIX) * len(NAME_MIDDLE) * len(NAME_SUFFIX) * len(NAME_VERSION)  # 120,000
 
 KOREAN_NOUNS = [
-    "모델", "학습", "데이터", "성능", "추론", "효율", "방법", "실험", "결과", "개선", "언어", "이미지", "생성", "평가", "구조",
-    "파라미터", "메모리", "속도", "정확도", "강화학습", "미세조정", "양자화", "어텐션", "토큰", "검색", "증강", "벤치마크", "비교",
-    "아이디어", "논문", "저자", "접근", "문제", "한계", "비용", "규모", "전문가", "라우팅", "압축", "정렬",
+    "모델",
+    "학습",
+    "데이터",
+    "성능",
+    "추론",
+    "효율",
+    "방법",
+    "실험",
+    "결과",
+    "개선",
+    "언어",
+    "이미지",
+    "생성",
+    "평가",
+    "구조",
+    "파라미터",
+    "메모리",
+    "속도",
+    "정확도",
+    "강화학습",
+    "미세조정",
+    "양자화",
+    "어텐션",
+    "토큰",
+    "검색",
+    "증강",
+    "벤치마크",
+    "비교",
+    "아이디어",
+    "논문",
+    "저자",
+    "접근",
+    "문제",
+    "한계",
+    "비용",
+    "규모",
+    "전문가",
+    "라우팅",
+    "압축",
+    "정렬",
 ]
 # (after a final consonant, after a vowel): Korean particles agree with the word they follow
-KOREAN_PARTICLES = [("은", "는"), ("이", "가"), ("을", "를"), ("의", "의"), ("에서", "에서"), ("으로", "로"), ("과", "와"), ("도", "도")]
+KOREAN_PARTICLES = [
+    ("은", "는"),
+    ("이", "가"),
+    ("을", "를"),
+    ("의", "의"),
+    ("에서", "에서"),
+    ("으로", "로"),
+    ("과", "와"),
+    ("도", "도"),
+]
 KOREAN_ENDINGS = [
-    "개선했습니다.", "보여줍니다.", "제안합니다.", "흥미롭습니다.", "중요합니다.", "줄였습니다.", "비교했습니다.",
-    "간단합니다.", "유용해 보입니다.", "아쉽습니다.",
+    "개선했습니다.",
+    "보여줍니다.",
+    "제안합니다.",
+    "흥미롭습니다.",
+    "중요합니다.",
+    "줄였습니다.",
+    "비교했습니다.",
+    "간단합니다.",
+    "유용해 보입니다.",
+    "아쉽습니다.",
 ]
 DIGESTS = [
     ("Model Digest Weekly", "en", "https://weekly.example.org/p/"),
@@ -152,7 +621,9 @@ def _sentence(rng: random.Random, topic_words: list[str], name: str | None) -> s
         elif roll < 0.87:
             words.append(rng.choice(ADJECTIVES))
         else:
-            words.append(rng.choice(["the", "a", "of", "with", "for", "and", "to", "on", "in", "by"]))
+            words.append(
+                rng.choice(["the", "a", "of", "with", "for", "and", "to", "on", "in", "by"])
+            )
     subject = name or f"the {rng.choice(GENERAL)}"
     lead = rng.choice(CONNECTIVES) + " " if rng.random() < 0.35 else ""
     text = f"{lead}{subject} {rng.choice(VERBS)} {' '.join(words)}"
@@ -203,7 +674,11 @@ def generate_document(index: int, seed: int = 0) -> tuple[Any, list[SectionSpec]
     sections: list[Section] = []
     specs: list[SectionSpec] = []
     intro = " ".join(_sentence(rng, TOPICS[topic_names[0]], None) for _ in range(rng.randint(2, 4)))
-    sections.append(Section(heading="", text=f"This issue covers {', '.join(topic_names)}. {intro}", arxiv_ids=[]))
+    sections.append(
+        Section(
+            heading="", text=f"This issue covers {', '.join(topic_names)}. {intro}", arxiv_ids=[]
+        )
+    )
     count = rng.randint(*SECTIONS_PER_ISSUE)
     for s in range(count):
         topic = rng.choice(topic_names)
@@ -262,28 +737,40 @@ def questions(count: int = 100, seed: int = 0, *, from_docs: int = 60) -> list[s
         spec = rng.choice(specs)
         base = spec.name.split("-")[0]
         if roll < 0.45:
-            template = rng.choice([
-                "what did the digest say about {name}?",
-                "{name}",
-                "How does {name} work?",
-                "what are the results of {name} on {word}?",
-                "Did anyone cover {name}?",
-            ])
-            out.append(template.format(name=rng.choice([spec.name, base]), word=rng.choice(TOPICS[spec.topic])))
+            template = rng.choice(
+                [
+                    "what did the digest say about {name}?",
+                    "{name}",
+                    "How does {name} work?",
+                    "what are the results of {name} on {word}?",
+                    "Did anyone cover {name}?",
+                ]
+            )
+            out.append(
+                template.format(
+                    name=rng.choice([spec.name, base]), word=rng.choice(TOPICS[spec.topic])
+                )
+            )
         elif roll < 0.70:
             words = rng.sample(TOPICS[spec.topic], 2)
-            template = rng.choice([
-                "how do {a} and {b} help with {topic}?",
-                "{topic} with {a}",
-                "what is new in {topic}?",
-                "which papers use {a} to improve {b}?",
-            ])
+            template = rng.choice(
+                [
+                    "how do {a} and {b} help with {topic}?",
+                    "{topic} with {a}",
+                    "what is new in {topic}?",
+                    "which papers use {a} to improve {b}?",
+                ]
+            )
             out.append(template.format(a=words[0], b=words[1], topic=spec.topic))
         elif roll < 0.85:
-            template = rng.choice(["{name}에 대해 뭐라고 했어?", "{name}의 성능은 어때?", "{word} 관련 논문 알려줘"])
+            template = rng.choice(
+                ["{name}에 대해 뭐라고 했어?", "{name}의 성능은 어때?", "{word} 관련 논문 알려줘"]
+            )
             out.append(template.format(name=spec.name, word=rng.choice(KOREAN_NOUNS)))
         else:
-            unknown = f"{rng.choice(UNKNOWN_PREFIX)}{rng.choice(NAME_MIDDLE)}{rng.choice(NAME_SUFFIX)}"
+            unknown = (
+                f"{rng.choice(UNKNOWN_PREFIX)}{rng.choice(NAME_MIDDLE)}{rng.choice(NAME_SUFFIX)}"
+            )
             out.append(f"what did they say about {unknown}?")
     return out
 
@@ -316,7 +803,9 @@ class HashEmbedder:
         for tok in tokens:
             if tok not in ids:
                 if len(ids) == len(self._table):  # grow the table by doubling
-                    grown = np.zeros((max(1024, 2 * len(self._table)), self.dimension), dtype=np.float32)
+                    grown = np.zeros(
+                        (max(1024, 2 * len(self._table)), self.dimension), dtype=np.float32
+                    )
                     grown[: len(self._table)] = self._table
                     self._table = grown
                 rng = np.random.default_rng(zlib.crc32(tok.encode("utf-8")))
@@ -357,7 +846,9 @@ def read_meta(path: Path) -> dict[str, Any] | None:
     return json.loads(meta.read_text())
 
 
-def ensure_index(chunks: int, seed: int = 0, *, embedder: Any = None, rebuild: bool = False) -> tuple[Path, dict[str, Any]]:
+def ensure_index(
+    chunks: int, seed: int = 0, *, embedder: Any = None, rebuild: bool = False
+) -> tuple[Path, dict[str, Any]]:
     """The cached synthetic index with exactly ``chunks`` chunks, built when missing.
 
     Args:
@@ -379,7 +870,9 @@ def ensure_index(chunks: int, seed: int = 0, *, embedder: Any = None, rebuild: b
     return path, build_index(path, chunks, seed, real)
 
 
-def build_index(path: Path, chunks: int, seed: int, real: Any, *, batch_docs: int = 40) -> dict[str, Any]:
+def build_index(
+    path: Path, chunks: int, seed: int, real: Any, *, batch_docs: int = 40
+) -> dict[str, Any]:
     """Write synthetic issues through ``KnowledgeBase.ingest_documents`` until ``chunks`` chunks exist."""
     from knowledge.chunking import chunk_document
 
@@ -399,7 +892,9 @@ def build_index(path: Path, chunks: int, seed: int, real: Any, *, batch_docs: in
             written += kb.ingest_documents(batch).chunks_embedded
             docs_written += len(batch)
             rate = written / (time.perf_counter() - started)
-            log.info("  %d / %d chunks (%d issues, %.0f chunks/s)", written, chunks, docs_written, rate)
+            log.info(
+                "  %d / %d chunks (%d issues, %.0f chunks/s)", written, chunks, docs_written, rate
+            )
         # near it: count each issue's chunks first, and cut the last one to land exactly
         while written + pending_chunks < chunks:
             doc, _ = next(stream)
@@ -433,12 +928,24 @@ def build_index(path: Path, chunks: int, seed: int, real: Any, *, batch_docs: in
 
 def main(argv: list[str] | None = None) -> int:
     """Build (or show) cached synthetic indexes."""
-    parser = argparse.ArgumentParser(prog="python -m bench.synthetic", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chunks", type=int, nargs="+", default=[10_000, 100_000], help="index sizes to build")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.synthetic", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--chunks", type=int, nargs="+", default=[10_000, 100_000], help="index sizes to build"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rebuild", action="store_true", help="build again even when cached")
-    parser.add_argument("--show-questions", type=int, default=0, metavar="N", help="print N generated questions")
-    parser.add_argument("--show-document", type=int, default=None, metavar="I", help="print the I-th generated issue")
+    parser.add_argument(
+        "--show-questions", type=int, default=0, metavar="N", help="print N generated questions"
+    )
+    parser.add_argument(
+        "--show-document",
+        type=int,
+        default=None,
+        metavar="I",
+        help="print the I-th generated issue",
+    )
     args = parser.parse_args(argv)
     setup_logging()
     if args.show_document is not None:

@@ -23,6 +23,11 @@ def _print_json(obj: object) -> None:
     sys.stdout.flush()
 
 
+# Commands that answer questions use one torch thread unless TORCH_THREADS says otherwise
+# (lowest latency for one question on a small CPU); ingest and reindex use every core.
+SERVING_COMMANDS = {"ask", "paper", "chat", "run", "eval", "stats", "poll"}
+
+
 def _open_kb(settings: Settings):  # noqa: ANN202 - KnowledgeBase, imported lazily (torch is slow to import)
     from knowledge.facade import KnowledgeBase
 
@@ -243,8 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from knowledge.embeddings import set_threads
     from knowledge.store import StoreError
 
+    set_threads(settings.torch_threads or (1 if args.command in SERVING_COMMANDS else None))
     try:
         return int(args.func(args, settings) or 0)
     except StoreError as exc:

@@ -80,6 +80,7 @@ class Settings:
     http_timeout_seconds: float = 20.0
     max_feed_bytes: int = 5_000_000
     arxiv_cache_days: float = 7.0
+    torch_threads: int | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -118,6 +119,7 @@ class Settings:
             http_timeout_seconds=_float(env, "HTTP_TIMEOUT_SECONDS", 20.0),
             max_feed_bytes=_int(env, "MAX_FEED_BYTES", 5_000_000) or 5_000_000,
             arxiv_cache_days=_float(env, "ARXIV_CACHE_DAYS", 7.0),
+            torch_threads=_int(env, "TORCH_THREADS", None),
         )
 
     @property

@@ -113,6 +113,18 @@ class Embedder:
         return self.encode([text])[0]
 
 
+def set_threads(threads: int | None) -> None:
+    """Set torch's intra-op threads for this process (None leaves torch's default: one per core).
+
+    One thread answers a single question fastest on a small CPU and leaves the other core to
+    the event loop and to Chroma; batch ingests are faster with every core.
+    """
+    if threads:
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+
+
 def get_embedder(name_or_path: str | None = None) -> Embedder:
     """The process-wide embedder for a model (loaded at most once)."""
     key = name_or_path or ""
