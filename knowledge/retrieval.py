@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,6 +101,7 @@ class Retriever:
         self.store = store
         self.lexical = lexical
         self.embedder = embedder
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="retrieval")
 
     def search(self, question: str, *, mode: str = "hybrid", k: int = 40, allowed_docs: set[str] | None = None) -> tuple[list[Hit], QueryTerms]:
         """Candidates for a question, best first.
@@ -113,16 +115,17 @@ class Retriever:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         terms = query_terms(question, self.lexical)
+        lex = self.lexical.search(terms.tokens, k) if mode in ("hybrid", "lexical") else []
+        # the lexical hits' texts and vectors are fetched while the model embeds the question
+        fetching = self._pool.submit(self.store.get_chunks, [cid for cid, _ in lex], with_embeddings=True) if lex else None
         q = self._query_vectors(question)
         hits: dict[str, Hit] = {}
         if mode in ("hybrid", "dense"):
             for chunk_id, text, meta, emb in self.store.query(q, k):
                 hits[chunk_id] = Hit(chunk_id, text, meta, dense=float(np.max(q @ emb)))
-        lex = self.lexical.search(terms.tokens, k) if mode in ("hybrid", "lexical") else []
         bm25 = dict(lex)
-        missing = [cid for cid, _ in lex if cid not in hits]
-        if missing:
-            for chunk_id, text, meta, emb in self.store.get_chunks(missing, with_embeddings=True):
+        for chunk_id, text, meta, emb in fetching.result() if fetching else []:
+            if chunk_id not in hits:
                 sim = float(np.max(q @ np.asarray(emb, dtype=np.float32))) if emb is not None else 0.0
                 hits[chunk_id] = Hit(chunk_id, text, meta, dense=sim)
         if allowed_docs is not None:
