@@ -124,9 +124,12 @@ class KnowledgeBase:
             self._synced_at = time.monotonic()
             return changed
 
-    def _chunks_for_lexical(self, doc_id: str) -> list[tuple[str, str, list[str]]]:
-        rows = self.store.get_chunks(where={"doc_id": doc_id})
-        return [(cid, f"{meta.get('section', '')}\n{text}", _ids(meta)) for cid, text, meta, _ in rows]
+    def _chunks_for_lexical(self, doc_ids: list[str]) -> dict[str, list[tuple[str, str, list[str]]]]:
+        where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": doc_ids}}
+        out: dict[str, list[tuple[str, str, list[str]]]] = {}
+        for cid, text, meta, _ in self.store.get_chunks(where=where):
+            out.setdefault(str(meta.get("doc_id", "")), []).append((cid, f"{meta.get('section', '')}\n{text}", _ids(meta)))
+        return out
 
     def _maybe_refresh(self) -> None:
         # another process (a CLI ingest, or a writer to a shared Chroma server) may have written
@@ -185,7 +188,7 @@ class KnowledgeBase:
                 if record and record.content_hash == doc.content_hash:
                     report.unchanged += 1
                     if self.lexical.known_docs().get(doc.doc_id) != doc.content_hash:
-                        self.lexical.put_document(doc.doc_id, doc.content_hash, self._chunks_for_lexical(doc.doc_id))
+                        self.lexical.put_document(doc.doc_id, doc.content_hash, self._chunks_for_lexical([doc.doc_id]).get(doc.doc_id, []))
                     continue
                 pending.append(_Pending(doc, record is None))
             self._write(pending, report, progress)

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 # Bump when tokenize() changes: stored token lists are then rebuilt from the store.
 TOKENIZER_VERSION = "2"
+SYNC_BATCH = 200
 _LATIN = re.compile(r"[a-z0-9]+(?:[.\-+_/][a-z0-9]+)*")
 _HANGUL_RUN = re.compile(r"[\uac00-\ud7a3]+")
 _SPLIT = re.compile(r"[.\-+_/]")
@@ -153,12 +154,13 @@ class LexicalIndex:
             self._db.commit()
             self._dirty = True
 
-    def sync(self, records: dict[str, str], fetch_chunks: Callable[[str], list[tuple[str, str, list[str]]]]) -> int:
+    def sync(self, records: dict[str, str], fetch_chunks: Callable[[list[str]], dict[str, list[tuple[str, str, list[str]]]]]) -> int:
         """Bring the index in step with the store.
 
         Args:
             records: ``doc_id -> content_hash`` of every complete document in the store.
-            fetch_chunks: Returns ``(chunk_id, text to index, arxiv_ids)`` of one document from the store.
+            fetch_chunks: Given document IDs, returns ``doc_id -> [(chunk_id, text to index, arxiv_ids)]``
+                from the store (called in batches).
 
         Returns:
             The number of documents added, replaced or removed.
@@ -168,9 +170,12 @@ class LexicalIndex:
         for doc_id in known.keys() - records.keys():
             self.delete_document(doc_id)
             changed += 1
-        for doc_id, digest in records.items():
-            if known.get(doc_id) != digest:
-                self.put_document(doc_id, digest, fetch_chunks(doc_id))
+        stale = [doc_id for doc_id, digest in records.items() if known.get(doc_id) != digest]
+        for start in range(0, len(stale), SYNC_BATCH):
+            batch = stale[start : start + SYNC_BATCH]
+            fetched = fetch_chunks(batch)
+            for doc_id in batch:
+                self.put_document(doc_id, records[doc_id], fetched.get(doc_id, []))
                 changed += 1
         if changed:
             log.info("lexical index: brought %d document(s) in step with the store", changed)

@@ -67,7 +67,7 @@ def test_lexical_index_search_and_persistence(tmp_path):
     again = LexicalIndex(tmp_path / "lex.sqlite3")
     assert again.known_docs() == {"a": "h1", "b": "h2"}
     # sync drops what the store no longer has and adds what it gained
-    again.sync({"a": "h1", "c": "h3"}, lambda doc_id: [(f"{doc_id}#0:0", "fresh text about pebbles", [])])
+    again.sync({"a": "h1", "c": "h3"}, lambda ids: {d: [(f"{d}#0:0", "fresh text about pebbles", [])] for d in ids})
     assert again.known_docs() == {"a": "h1", "c": "h3"}
     assert again.search(tokenize("pebbles"), 5)[0][0] == "c#0:0"
     assert again.search(tokenize("병목"), 5) == []
