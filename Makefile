@@ -28,7 +28,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
 
 eval: install
 	$(BIN)/digestbot eval --baselines ../shared/eval/dev_questions.jsonl

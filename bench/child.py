@@ -5,8 +5,8 @@ Run by :mod:`bench.cold_start` and :mod:`bench.memory` as
 knowledge layer, loads the model, opens the store, answers the first question (ready to
 answer), then the rest, and prints one JSON line with the time of each step since
 ``T`` (the parent's clock when it started the process), the resident memory after each
-step and the peak (``getrusage``). Only the standard library is imported before the timer
-starts, as in the bot.
+step and its peak (``VmHWM``). Like ``digestbot run``, it answers with one torch thread. Only
+the standard library is imported before the timer starts, as in the bot.
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         required=True,
         help="time.time() when the parent started this process",
     )
+    parser.add_argument(
+        "--torch-threads", type=int, default=1, help="as `digestbot run` sets (0: torch's default)"
+    )
     parser.add_argument("--host", default=None)
     parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args(argv)
@@ -71,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     from knowledge.facade import KnowledgeBase
 
     mark("import")
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     embedder = get_embedder(None)
     embedder.model  # noqa: B018 - load it now, as the bot does before it connects
     mark("load model")

@@ -261,7 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--torch-threads", type=int, default=0, help="torch intra-op threads (0: as configured)"
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (default 1, as `digestbot run` sets; 0: torch's default)",
     )
     parser.add_argument(
         "--no-write", action="store_true", help="do not update bench/results/latest.md"

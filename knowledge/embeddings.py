@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -52,6 +53,7 @@ class Embedder:
         self.requested = name_or_path
         self.name = model_label(name_or_path)
         self._path = name_or_path or default_model_path()
+        self._count_lock = threading.Lock()
 
     @cached_property
     def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily
@@ -88,11 +90,18 @@ class Embedder:
         """Tokens the model reads, special tokens included."""
         return int(self.model.max_seq_length)
 
+    @cached_property
+    def _counting_tokenizer(self):  # noqa: ANN202 - a transformers tokenizer
+        # A private copy: calling the shared tokenizer with truncation=False changes its
+        # truncation state while another thread encodes a question (a measured race).
+        return copy.deepcopy(self.model.tokenizer)
+
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Token counts (without special tokens) of each text, with the model's tokenizer."""
         if not texts:
             return []
-        encoded = self.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        with self._count_lock:
+            encoded = self._counting_tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def encode(self, texts: list[str], *, batch_size: int = 16) -> np.ndarray:  # small batches pad less; faster on CPU

@@ -132,9 +132,14 @@ class KnowledgeBase:
         return out
 
     def _maybe_refresh(self) -> None:
-        # another process (a CLI ingest, or a writer to a shared Chroma server) may have written
-        if time.monotonic() - self._synced_at > 30:
+        # another process (a CLI ingest, or a writer to a shared Chroma server) may have written;
+        # never wait for an ingest running here: it brings the records up to date when it ends
+        if time.monotonic() - self._synced_at <= 30 or not self._lock.acquire(blocking=False):
+            return
+        try:
             self.refresh()
+        finally:
+            self._lock.release()
 
     # -- ingest ------------------------------------------------------------
     def ingest(self, inputs: Iterable[str | Path], *, digest: str | None = None, progress: Progress | None = None) -> IngestReport:
@@ -180,14 +185,15 @@ class KnowledgeBase:
         unique: dict[str, Document] = {}
         for doc in docs:
             unique[doc.doc_id] = doc  # the last one read wins for duplicate IDs
-        with self._lock, self.store.write_lock():
+        with self._lock, self.store.write_lock(), self.lexical.batch():
             existing = self.store.get_records(list(unique))
+            lexical_docs = self.lexical.known_docs()
             pending: list[_Pending] = []
             for doc in unique.values():
                 record = existing.get(doc.doc_id)
                 if record and record.content_hash == doc.content_hash:
                     report.unchanged += 1
-                    if self.lexical.known_docs().get(doc.doc_id) != doc.content_hash:
+                    if lexical_docs.get(doc.doc_id) != doc.content_hash:
                         self.lexical.put_document(doc.doc_id, doc.content_hash, self._chunks_for_lexical([doc.doc_id]).get(doc.doc_id, []))
                     continue
                 pending.append(_Pending(doc, record is None))

@@ -12,12 +12,13 @@ saved beside the SQLite file and memory-mapped on the next start.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +116,8 @@ class LexicalIndex:
         self._db.commit()
         self._matrix: BM25Matrix | None = None
         self._dirty = True
+        self._batching = 0
+        self._build_lock = threading.Lock()
 
     # -- writing -----------------------------------------------------------
     def known_docs(self) -> dict[str, str]:
@@ -206,9 +209,30 @@ class LexicalIndex:
             self._matrix = matrix
             self._dirty = False
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Defer rebuilding the BM25 weights until the block ends (an ingest of many documents).
+
+        Meanwhile questions are served from the previous weights: no rebuild per document.
+        """
+        with self._lock:
+            self._batching += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._batching -= 1
+                rebuild = self._batching == 0 and self._dirty and self._matrix is not None
+            if rebuild:
+                self._ready()
+
     def _ready(self) -> BM25Matrix:
-        if self._dirty or self._matrix is None:
-            self._build()
+        matrix = self._matrix
+        if matrix is not None and (not self._dirty or self._batching):
+            return matrix
+        with self._build_lock:  # one rebuild at a time; others wait for it, then reuse it
+            if self._matrix is None or (self._dirty and not self._batching):
+                self._build()
         assert self._matrix is not None
         return self._matrix
 
