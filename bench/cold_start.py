@@ -14,19 +14,18 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
-import sys
 from pathlib import Path
 
 from bench import synthetic
 from bench.common import (
     DEFAULT_ARCHIVE,
     Table,
+    cli_main,
     command,
     dev_questions,
     ensure_archive_index,
     load_embedder,
     report,
-    setup_logging,
     spawn_child,
 )
 
@@ -114,11 +113,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    setup_logging()
-    run(args, argv)
-    return 0
+    return cli_main(build_parser, run, argv)
 
 
 if __name__ == "__main__":

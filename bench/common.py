@@ -430,3 +430,12 @@ def spawn_child(
     record = json.loads(proc.stdout.strip().splitlines()[-1])
     record["wall_s"] = wall
     return record
+
+
+def cli_main(build_parser: Any, run: Any, argv: Sequence[str] | None = None) -> int:
+    """Shared ``main`` of the benchmarks: parse arguments, set up logging, run, exit 0."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    run(args, argv)
+    return 0

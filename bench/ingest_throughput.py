@@ -18,7 +18,6 @@ import argparse
 import functools
 import logging
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,12 +28,12 @@ from bench.common import (
     DEFAULT_ARCHIVE,
     DEFAULT_LARGE_ARCHIVE,
     Table,
+    cli_main,
     command,
     load_embedder,
     open_kb,
     report,
     resolve,
-    setup_logging,
     torch_threads,
 )
 
@@ -319,11 +318,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    setup_logging()
-    run(args, argv)
-    return 0
+    return cli_main(build_parser, run, argv)
 
 
 if __name__ == "__main__":

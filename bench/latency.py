@@ -26,12 +26,12 @@ from bench.common import (
     CACHE,
     Table,
     chroma_server,
+    cli_main,
     command,
     load_embedder,
     open_kb,
     percentile,
     report,
-    setup_logging,
     torch_threads,
 )
 
@@ -349,11 +349,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    setup_logging()
-    run(args, argv)
-    return 0
+    return cli_main(build_parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import asyncio
 import json
 import logging
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,13 +30,13 @@ from bench.common import (
     DEFAULT_ARCHIVE,
     DEFAULT_LARGE_ARCHIVE,
     Table,
+    cli_main,
     command,
     load_embedder,
     open_kb,
     percentile,
     report,
     resolve,
-    setup_logging,
     torch_threads,
 )
 from bench.ingest_throughput import inputs_for
@@ -359,11 +358,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    setup_logging()
-    run(args, argv)
-    return 0
+    return cli_main(build_parser, run, argv)
 
 
 if __name__ == "__main__":
