@@ -24,6 +24,7 @@ from knowledge.embeddings import Embedder, get_embedder
 from knowledge.lexical import LexicalIndex, tokenize
 from knowledge.models import (
     Answer,
+    Chunk,
     Document,
     IngestReport,
     IssueOverview,
@@ -35,7 +36,7 @@ from knowledge.models import (
 )
 from knowledge.parsing import ParseError, discover, parse_file
 from knowledge.parsing.documents import PARSER_VERSION
-from knowledge.retrieval import Hit, QueryTerms, Retriever
+from knowledge.retrieval import Hit, QueryTerms, Retriever, query_terms
 from knowledge.store import ChromaStore, DocRecord
 from knowledge.text import clean_line, content_hash, normalise_title
 
@@ -276,8 +277,6 @@ class KnowledgeBase:
             by_doc: dict[str, list[tuple[str, str, dict]]] = {}
             for row in rows:
                 by_doc.setdefault(str(row[2].get("doc_id", "")), []).append(row)
-            from knowledge.models import Chunk
-
             done = 0
             for n, (doc_id, doc_rows) in enumerate(by_doc.items(), 1):
                 record = records.get(doc_id)
@@ -403,8 +402,6 @@ class KnowledgeBase:
         best: dict[tuple[str, int], Hit] = {}
         for h in sorted(hits, key=lambda h: int(h.meta.get("part", 0))):
             best.setdefault(h.section_key, h)
-        from knowledge.retrieval import query_terms
-
         terms: QueryTerms = query_terms(terms_text, self.lexical)
         ordered = sorted(best.values(), key=lambda h: (str(h.meta.get("date", "")), h.meta.get("digest", "")), reverse=True)
         return [to_citation(i, h, terms, weak=False) for i, h in enumerate(ordered, 1)]
