@@ -92,6 +92,7 @@ class KnowledgeBase:
         self._arxiv = arxiv
         self._lock = threading.RLock()
         self._records: dict[str, DocRecord] = {}
+        self._stamp = ""
         self._synced_at = 0.0
         self.refresh()
 
@@ -120,6 +121,7 @@ class KnowledgeBase:
             How many documents the lexical index had to add, replace or drop.
         """
         with self._lock:
+            self._stamp = self.store.stamp()
             self._records = self.store.get_records()
             changed = self.lexical.sync({d: r.content_hash for d, r in self._records.items()}, self._chunks_for_lexical)
             self._synced_at = time.monotonic()
@@ -138,7 +140,9 @@ class KnowledgeBase:
         if time.monotonic() - self._synced_at <= 30 or not self._lock.acquire(blocking=False):
             return
         try:
-            self.refresh()
+            if self.store.stamp() != self._stamp or not self._stamp:
+                self.refresh()  # a full read of the records: only when someone else wrote
+            self._synced_at = time.monotonic()
         finally:
             self._lock.release()
 
@@ -198,14 +202,13 @@ class KnowledgeBase:
                         self.lexical.put_document(doc.doc_id, doc.content_hash, self._chunks_for_lexical([doc.doc_id]).get(doc.doc_id, []))
                     continue
                 pending.append(_Pending(doc, record is None))
-            self._write(pending, report, progress)
-            self._records = self.store.get_records()
+            self._write(pending, report, progress, replacing={p.doc.doc_id for p in pending if not p.is_new})
         report.doc_ids = [p.doc.doc_id for p in pending]
         if not report.seconds:
             report.seconds = time.perf_counter() - started
         return report
 
-    def _write(self, pending: list[_Pending], report: IngestReport, progress: Progress | None) -> None:
+    def _write(self, pending: list[_Pending], report: IngestReport, progress: Progress | None, *, replacing: set[str]) -> None:
         total = len(pending)
         done = 0
         batch: list[tuple[_Pending, list]] = []
@@ -228,7 +231,11 @@ class KnowledgeBase:
             for item, chunks in batch:
                 writes.append((item.doc, chunks, vectors[offset : offset + len(chunks)]))
                 offset += len(chunks)
-            self.store.write_documents(writes)
+            stamp_before = self.store.stamp()
+            written = self.store.write_documents(writes, replacing=replacing)
+            self._records.update(written)
+            if stamp_before == self._stamp:
+                self._stamp = self.store.stamp()  # our own write: no full refresh needed
             for item, chunks in batch:
                 self.lexical.put_document(
                     item.doc.doc_id,
@@ -263,6 +270,7 @@ class KnowledgeBase:
             self.store.delete_document(doc_id)
             self.lexical.delete_document(doc_id)
             self._records.pop(doc_id, None)
+            self._stamp = self.store.stamp()
 
     def reindex(self, progress: Progress | None = None) -> int:
         """Re-embed every stored chunk with the current model (after changing EMBEDDING_MODEL).

@@ -20,6 +20,7 @@ import fcntl
 import logging
 import os
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,20 +215,34 @@ class ChromaStore:
         """Replace a document's chunks and then mark it complete (crash-safe order)."""
         self.write_documents([(doc, chunks, embeddings)])
 
-    def write_documents(self, items: list[tuple[Document, list[Chunk], np.ndarray]]) -> None:
+    def write_documents(self, items: list[tuple[Document, list[Chunk], np.ndarray]], *, replacing: set[str] | None = None) -> dict[str, DocRecord]:
         """Replace several documents' chunks, then mark them complete, in few Chroma calls.
 
         Order: drop the records (the documents stop looking complete), drop their old
         chunks, add the new chunks, write the records. A crash anywhere leaves documents
         without a record, which are never cited and are rewritten by the next ingest.
+
+        Args:
+            items: ``(document, chunks, embeddings)`` to write.
+            replacing: IDs of documents known to have chunks already (updates). Others are
+                checked by their first chunk's ID (always written first), which is cheap; a
+                filtered delete scans metadata and is only run where chunks exist.
+
+        Returns:
+            The records written, by document ID.
         """
         if not items:
-            return
+            return {}
         self._count = None
         doc_ids = [doc.doc_id for doc, _, _ in items]
         self._docs.delete(ids=doc_ids)
-        for start in range(0, len(doc_ids), _BATCH):
-            part = doc_ids[start : start + _BATCH]
+        stale = [d for d in doc_ids if replacing and d in replacing]
+        unknown = [d for d in doc_ids if d not in set(stale)]
+        for start in range(0, len(unknown), _BATCH):
+            firsts = {f"{d}#0:0": d for d in unknown[start : start + _BATCH]}
+            stale += [firsts[cid] for cid in self._chunks.get(ids=list(firsts), include=[])["ids"]]
+        for start in range(0, len(stale), _BATCH):
+            part = stale[start : start + _BATCH]
             self._chunks.delete(where={"doc_id": part[0]} if len(part) == 1 else {"doc_id": {"$in": part}})
         chunks = [c for _, cs, _ in items for c in cs]
         vectors = np.concatenate([np.asarray(v, dtype=np.float32) for _, _, v in items]) if chunks else np.zeros((0, self.dimension), dtype=np.float32)
@@ -243,6 +258,22 @@ class ChromaStore:
         records = [self._record_meta(doc, cs, now) for doc, cs, _ in items]
         for start in range(0, len(items), _BATCH):
             self._docs.upsert(ids=doc_ids[start : start + _BATCH], embeddings=[[0.0]] * len(records[start : start + _BATCH]), metadatas=records[start : start + _BATCH])
+        self.touch()
+        return {d: _record_from_meta(d, m) for d, m in zip(doc_ids, records, strict=True)}
+
+    def stamp(self) -> str:
+        """A token that changes whenever any process writes documents (cheap to read)."""
+        try:
+            meta = self._client.get_collection(DOCUMENTS).metadata or {}
+        except Exception:  # noqa: BLE001 - a missing collection reads as "changed"
+            return ""
+        return str(meta.get("stamp", ""))
+
+    def touch(self) -> str:
+        """Mark the documents as changed (see :meth:`stamp`); returns the new stamp."""
+        value = uuid.uuid4().hex
+        self._docs.modify(metadata={"stamp": value})
+        return value
 
     @staticmethod
     def _record_meta(doc: Document, chunks: list[Chunk], now: float) -> dict[str, Any]:
@@ -268,6 +299,7 @@ class ChromaStore:
         self._count = None
         self._docs.delete(ids=[doc_id])
         self._chunks.delete(where={"doc_id": doc_id})
+        self.touch()
 
     # -- chunks ------------------------------------------------------------
     def count_chunks(self) -> int:

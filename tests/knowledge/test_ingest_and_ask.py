@@ -153,8 +153,11 @@ def test_a_second_process_sees_writes_made_through_the_chroma_server(kb_factory,
     try:
         assert not reader.ask("PebbleTune adapters").found
         writer.ingest([ARCHIVE / "weekly-paper-roundup"])
-        assert reader.refresh() == 1  # its own lexical index catches up from the server's records
+        reader._synced_at = 0  # its periodic check is due: the store's stamp changed, so it re-reads
         answer = reader.ask("PebbleTune adapters")
         assert answer.found and answer.citations[0].section.startswith("PebbleTune")
+        assert reader.lexical.known_docs().keys() == {"weekly-paper-roundup/2024-3-17-roundup"}
+        writer.ingest([ARCHIVE / "korean-daily"])
+        assert reader.refresh() == 1  # an explicit refresh brings its own lexical index in step
     finally:
         reader.close()
