@@ -217,18 +217,49 @@ def citation_line(c: Citation) -> str:
     return f"{line} · <{link}>" if link else f"{line} · {c.source}"
 
 
+_NAME_LIKE = re.compile(r"^\S*[A-Z0-9]")  # "QLoRA", "Rho-1", "Mistral 7B"; not "Limitations"
+
+
+def _paper_keys(c: Citation) -> set[str]:
+    """What identifies the paper a citation's section is about: its first arXiv ID, its title,
+    and the short name of a "Name: Subtitle" title (so "QLoRA" meets "QLoRA: Efficient ...")."""
+    keys = {f"id:{c.arxiv_ids[0]}"} if c.arxiv_ids else set()
+    if c.section:
+        if len(c.section.split()) >= 3:  # a paper title, not a generic heading like "Limitations"
+            keys.add(f"t:{normalise_title(c.section)}")
+        short = c.section.split(":", 1)[0].strip()
+        words = short.split()
+        if 1 <= len(words) <= 3 and any(_NAME_LIKE.match(w[1:] or "") or any(ch.isdigit() for ch in w) for w in words):
+            keys.add(f"s:{normalise_title(short)}")
+    return keys
+
+
 def shared_papers(citations: list[Citation]) -> dict[str, list[Citation]]:
     """Papers that several digests discussed among the citations, keyed by a display name."""
-    groups: dict[str, list[Citation]] = {}
-    by_key: dict[str, str] = {}
-    for c in citations:
-        keys = [f"id:{a}" for a in c.arxiv_ids] or ([f"t:{normalise_title(c.section)}"] if c.section else [])
-        for key in keys:
-            name = by_key.setdefault(key, c.section or key.split(":", 1)[1])
-            groups.setdefault(name, [])
-            if c not in groups[name]:
-                groups[name].append(c)
-    return {name: cs for name, cs in groups.items() if len({c.digest for c in cs}) >= 2}
+    parent = list(range(len(citations)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_with: dict[str, int] = {}
+    for i, c in enumerate(citations):
+        for key in _paper_keys(c):
+            if key in first_with:
+                parent[root(i)] = root(first_with[key])
+            else:
+                first_with[key] = i
+    groups: dict[int, list[Citation]] = {}
+    for i, c in enumerate(citations):
+        groups.setdefault(root(i), []).append(c)
+    out: dict[str, list[Citation]] = {}
+    for members in groups.values():
+        if len({c.digest for c in members}) >= 2:
+            name = min((c.section for c in members if c.section), key=len, default=members[0].title)
+            out[name] = members
+    return out
 
 
 def render(question: str, citations: list[Citation], found: bool) -> str:

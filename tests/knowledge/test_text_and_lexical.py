@@ -97,3 +97,18 @@ def test_bm25_weights_are_saved_and_reused_until_the_content_changes(tmp_path, m
     monkeypatch.undo()
     again.put_document("b", "h2", [("b#0:0", "amber routers", [])])  # content changed: rebuilt
     assert {cid for cid, _ in again.search(tokenize("amber"), 3)} == {"a#0:0", "b#0:0"}
+
+
+def test_shared_papers_join_on_id_title_or_short_name():
+    from knowledge.answers import shared_papers
+    from knowledge.models import Citation
+
+    def cite(digest, section, ids=()):
+        return Citation(1, digest, "t", "", section, "", "", "x", 1.0, list(ids))
+
+    vault = cite("Vault", "PebbleTune", ["2403.00001"])
+    roundup = cite("Roundup", "PebbleTune: Tiny Adapters")
+    other = cite("Notes", "Limitations")
+    other2 = cite("Roundup", "Limitations")
+    groups = shared_papers([vault, roundup, other, other2])
+    assert list(groups) == ["PebbleTune"] and groups["PebbleTune"] == [vault, roundup]
