@@ -7,6 +7,10 @@ answer), then the rest, and prints one JSON line with the time of each step sinc
 ``T`` (the parent's clock when it started the process), the resident memory after each
 step and its peak (``VmHWM``). Like ``digestbot run``, it answers with one torch thread. Only
 the standard library is imported before the timer starts, as in the bot.
+
+With ``--knowledge-process`` it serves as ``digestbot run`` does by default: the knowledge
+base runs in a :class:`knowledge.service.KnowledgeProcess` child ("load model" and "open
+store" are then one step, the child's start), and memory is this process plus that child.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ import time
 from pathlib import Path
 
 
-def _status_mib(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def _status_mib(field: str, pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024.0
     return 0.0
@@ -55,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--torch-threads", type=int, default=1, help="as `digestbot run` sets (0: torch's default)"
     )
+    parser.add_argument(
+        "--knowledge-process", action="store_true", help="serve from a knowledge process, as `digestbot run`"
+    )
     parser.add_argument("--host", default=None)
     parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args(argv)
@@ -66,26 +73,41 @@ def main(argv: list[str] | None = None) -> int:
         ("interpreter start", entered - args.spawned_at, _rss_mib())
     ]
 
+    helper: list[int] = []  # the knowledge process, when there is one
+
+    def rss() -> float:
+        return _rss_mib() + sum(_status_mib("VmRSS", pid) for pid in helper)
+
     def mark(step: str) -> None:
-        steps.append((step, time.time() - args.spawned_at, _rss_mib()))
+        steps.append((step, time.time() - args.spawned_at, rss()))
 
-    from knowledge.config import Settings
-    from knowledge.embeddings import get_embedder
-    from knowledge.facade import KnowledgeBase
-
-    mark("import")
-    if args.torch_threads:
-        import torch
-
-        torch.set_num_threads(args.torch_threads)
-    embedder = get_embedder(None)
-    embedder.model  # noqa: B018 - load it now, as the bot does before it connects
-    mark("load model")
     env = {"DIGESTBOT_DATA_DIR": args.data, "ARXIV_API_URL": "http://127.0.0.1:9/api/query"}
     if args.host:
         env.update(CHROMA_HOST=args.host, CHROMA_PORT=str(args.port))
-    kb = KnowledgeBase(Settings.from_env(env, dotenv=False), embedder=embedder)
-    mark("open store")
+    if args.knowledge_process:
+        from knowledge.config import Settings
+        from knowledge.service import KnowledgeProcess
+
+        mark("import")
+        kb = KnowledgeProcess(Settings.from_env(env, dotenv=False))
+        helper.append(int(kb.pid))
+        mark("load model")
+        mark("open store")
+    else:
+        from knowledge.config import Settings
+        from knowledge.embeddings import get_embedder
+        from knowledge.facade import KnowledgeBase
+
+        mark("import")
+        if args.torch_threads:
+            import torch
+
+            torch.set_num_threads(args.torch_threads)
+        embedder = get_embedder(None)
+        embedder.model  # noqa: B018 - load it now, as the bot does before it connects
+        mark("load model")
+        kb = KnowledgeBase(Settings.from_env(env, dotenv=False), embedder=embedder)
+        mark("open store")
     questions = json.loads(Path(args.questions).read_text(encoding="utf-8"))
     first = kb.ask(questions[0])
     mark("first answer")
@@ -97,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     mark(f"{len(questions) - 1} more answers")
     record = {
         "steps": [{"step": s, "at_s": round(t, 3), "rss_mib": round(r, 1)} for s, t, r in steps],
-        "peak_rss_mib": round(_peak_mib(), 1),
-        "chunks": kb.store.count_chunks(),
+        "peak_rss_mib": round(_peak_mib() + sum(_status_mib("VmHWM", pid) for pid in helper), 1),
+        "own_peak_rss_mib": round(_peak_mib(), 1),
+        "chunks": kb.stats().chunks,
         "first_found": first.found,
         "latencies_ms": [round(x, 1) for x in latencies],
     }

@@ -394,8 +394,11 @@ def spawn_child(
     host: str | None = None,
     port: int | None = None,
     timeout: float = 900,
+    knowledge_process: bool = False,
 ) -> dict[str, Any]:
     """Run :mod:`bench.child` on an index in a fresh interpreter and return its record.
+
+    With ``knowledge_process`` the child serves from a knowledge process, as ``digestbot run``.
 
     The record gains ``wall_s``: the parent's time from starting the process to its exit.
     """
@@ -407,6 +410,8 @@ def spawn_child(
     argv = [sys.executable, "-m", "bench.child", "--data", str(data_dir), "--questions", str(qfile)]
     if host:
         argv += ["--host", host, "--port", str(port)]
+    if knowledge_process:
+        argv.append("--knowledge-process")
     env = dict(
         os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false"
     )

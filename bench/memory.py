@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--questions", type=int, default=30, help="questions answered by each process"
     )
+    parser.add_argument(
+        "--mode",
+        choices=["in-process", "knowledge process", "both"],
+        default="both",
+        help="serve in the process itself, from a knowledge process (as `digestbot run`), or both",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--no-write", action="store_true", help="do not update bench/results/latest.md"
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         "Resident memory (MiB) of a fresh process: after each step, and the peak",
         [
             "index",
+            "knowledge base",
             "chunks",
             "after import",
             "after model load",
@@ -83,9 +90,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
             "target",
         ],
     )
-    for label, data, questions, chunks in targets:
-        log.info("memory: %s, %d chunks", label, chunks)
-        record = spawn_child(data, questions)
+    modes = ("in-process", "knowledge process") if args.mode == "both" else (args.mode,)
+    for (label, data, questions, chunks), mode in ((t, m) for t in targets for m in modes):
+        log.info("memory: %s, %d chunks (%s)", label, chunks, mode)
+        record = spawn_child(data, questions, knowledge_process=mode != "in-process")
         rss = [s["rss_mib"] for s in record["steps"]]
         peak = record["peak_rss_mib"]
         verdict = (
@@ -93,9 +101,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
             if chunks >= 100_000
             else "-"
         )
-        table.rows.append([label, record["chunks"], *rss[1:6], peak, verdict])
+        table.rows.append([label, mode, record["chunks"], *rss[1:6], peak, verdict])
     table.notes.append(
         f"each process answers {args.questions} questions; the target applies at 100k chunks."
+    )
+    table.notes.append(
+        "knowledge process: the numbers are the serving process plus its knowledge process (the sum of both peaks, "
+        "an upper bound: they need not peak at once)."
     )
     report("memory", "Memory", [table], command("bench.memory", argv), write=not args.no_write)
     return [table]

@@ -1,14 +1,18 @@
-"""Responsiveness: the longest asyncio event-loop stall while an ingest runs beside questions.
+"""Responsiveness: the longest asyncio event-loop stall while an ingest or a poll runs beside questions.
 
-Like the bot: one :class:`KnowledgeBase` (over a copy of the cached 10k-chunk synthetic
-index, so questions search a realistic index), blocking work off the loop with
-``asyncio.to_thread`` (``bot/client.py`` ``run_blocking``). One worker thread ingests the
-archive (real embeddings) while waves of 20 concurrent questions are asked, wave after
-wave, until the ingest is done (harsher than a single wave: the questions never stop). A
-ticker coroutine sleeps 5 ms at a time and records by how much each wake-up was late; that
-overshoot is what the bot's event loop (and a Discord heartbeat) would suffer.
-Reference phases come first: the idle loop, questions without ingest, the ingest without
-questions.
+Like the bot: blocking work off the loop with ``asyncio.to_thread`` (``bot/client.py``
+``run_blocking``), over a copy of the cached 10k-chunk synthetic index, so questions search
+a realistic index. While one job runs (an ingest of the archive with real embeddings, or a
+first poll of a local feed + Substack server that backfills its archive), waves of 20
+concurrent questions are asked, wave after wave, until it is done (harsher than one wave:
+the questions never stop). A ticker coroutine sleeps 5 ms at a time and records by how much
+each wake-up was late; that overshoot is what the bot's event loop (and a Discord
+heartbeat) would suffer.
+
+Both ways of serving run side by side: the knowledge base inside the loop's process
+(``KNOWLEDGE_PROCESS=0``) and in its own process (:class:`knowledge.service.KnowledgeProcess`,
+the default of ``digestbot run``). Reference phases come first: the idle loop, questions
+without a job, the ingest without questions.
 
 Target: longest stall < 100 ms, every question answered.
 """
@@ -17,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +43,11 @@ from bench.common import (
     percentile,
     report,
     resolve,
+    settings_for,
     torch_threads,
 )
 from bench.ingest_throughput import inputs_for
+from tests.fakes.feed_server import FakeEntry, FakeFeedServer, FakePost
 
 log = logging.getLogger(__name__)
 
@@ -86,29 +94,31 @@ async def phase(
     *,
     questions: list[str],
     wave: int,
-    ingest: list[Path] | None = None,
+    job: Callable[[], Any] | None = None,
     ask: bool = True,
     seconds: float = 0.0,
+    mode: str = "-",
 ) -> dict[str, Any]:
     """One measured phase.
 
     Args:
-        kb: The knowledge base.
+        kb: The knowledge base (in this process, or a :class:`KnowledgeProcess`).
         label: Row label.
         questions: Questions to cycle through.
         wave: Concurrent questions per wave.
-        ingest: What a worker thread ingests meanwhile (None: nothing).
+        job: What a worker thread runs meanwhile (an ingest, a poll; None: nothing).
         ask: Whether to ask waves of questions (back to back) during the phase.
-        seconds: How long the phase lasts when there is no ingest to wait for.
+        seconds: How long the phase lasts when there is no job to wait for.
+        mode: Where the knowledge base runs (a column of the table).
     """
     ticker = Ticker()
     tick_task = asyncio.create_task(ticker.run())
     results: list[tuple[float, bool, str]] = []
     started = time.perf_counter()
-    job = asyncio.create_task(asyncio.to_thread(kb.ingest, ingest)) if ingest is not None else None
+    running = asyncio.create_task(asyncio.to_thread(job)) if job is not None else None
 
     def finished() -> bool:
-        return job.done() if job is not None else time.perf_counter() - started >= seconds
+        return running.done() if running is not None else time.perf_counter() - started >= seconds
 
     n = 0
     while not finished():
@@ -119,7 +129,7 @@ async def phase(
             n += wave
         else:
             await asyncio.sleep(0.05)
-    ingest_report = await job if job is not None else None
+    job_report = await running if running is not None else None
     elapsed = time.perf_counter() - started
     ticker.stop()
     await tick_task
@@ -128,6 +138,7 @@ async def phase(
     errors = [r[2] for r in results if not r[1]]
     return {
         "phase": label,
+        "mode": mode,
         "seconds": elapsed,
         "ticks": len(lags),
         "max": max(lags, default=0.0),
@@ -140,8 +151,8 @@ async def phase(
         "q_p95": percentile(latencies, 95),
         "q_max": max(latencies, default=0.0),
         "errors": errors[:3],
-        "ingest": ingest_report,
-        "target": ingest is not None and ask,
+        "job": job_report,
+        "target": job is not None and ask,
     }
 
 
@@ -156,13 +167,81 @@ def load_questions(seed: int) -> list[str]:
     return questions
 
 
-def _fresh_kb(source: Path, work: Path, name: str, embedder: Any) -> Any:
-    """A knowledge base over a fresh copy of the cached index (a new path each time)."""
+MODES = ("in-process", "knowledge process")
+
+
+@contextlib.contextmanager
+def fresh_kb(source: Path, work: Path, name: str, embedder: Any, mode: str = "in-process") -> Iterator[Any]:
+    """A knowledge base over a fresh copy of the cached index (a new path each time).
+
+    ``mode`` "in-process" opens it here with the loaded model; "knowledge process" starts
+    a :class:`~knowledge.service.KnowledgeProcess` over the copy (it loads its own model).
+    """
     target = work / name
     shutil.copytree(source, target)
-    kb = open_kb(target, embedder)
-    kb.ask("warm up: what is new in long context?")
-    return kb
+    if mode == "in-process":
+        kb = open_kb(target, embedder)
+    else:
+        from knowledge.service import KnowledgeProcess
+
+        kb = KnowledgeProcess(settings_for(target))
+    try:
+        kb.ask("warm up: what is new in long context?")
+        yield kb
+    finally:
+        kb.close()
+
+
+def serve_digest(server: FakeFeedServer, posts: int, seed: int) -> None:
+    """A digest on the local server: a feed of its five newest issues and a Substack archive of ``posts``.
+
+    The posts are synthetic issues (``bench/synthetic.py``) the index has not seen, rendered as HTML.
+    """
+    made = []
+    for i in range(posts):
+        doc, _ = synthetic.generate_document(900_000 + i, seed)
+        body = "".join(
+            (f"<h2>{sec.heading}</h2>" if sec.heading else "")
+            + "".join(f"<p>{para}</p>" for para in sec.text.split("\n\n"))
+            for sec in doc.sections
+        )
+        made.append(FakePost(f"issue-{i}", doc.title, body_html=body, post_date=synthetic_date(i)))
+    server.set_posts(made)
+    server.set_feed(
+        "/feed",
+        [FakeEntry(p.title, f"/p/{p.slug}", guid=p.slug, published=p.post_date, content=p.body_html) for p in made[-5:]],
+    )
+
+
+def synthetic_date(i: int) -> Any:
+    """The ``i``-th post's date: one a day from 2025-01-01."""
+    from datetime import UTC, datetime, timedelta
+
+    return datetime(2025, 1, 1, 9, tzinfo=UTC) + timedelta(days=i)
+
+
+def make_poller(kb: Any, server: FakeFeedServer, work: Path, name: str) -> Any:
+    """A poller over a fresh state database watching the local digest (its first run backfills)."""
+    from knowledge.config import Settings
+    from knowledge.poller import Poller
+    from knowledge.state import StateDB
+
+    folder = work / f"{name}-poll"
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = folder / "sources.toml"
+    sources.write_text(
+        f'[[digest]]\nname = "Bench Weekly"\nfeed = "{server.url("/feed")}"\nsubstack = "{server.base_url}"\n',
+        encoding="utf-8",
+    )
+    settings = Settings.from_env(
+        {
+            "DIGESTBOT_DATA_DIR": str(folder),
+            "DIGESTBOT_SOURCES": str(sources),
+            "DIGESTBOT_ALLOW_PRIVATE_URLS": "1",
+        },
+        dotenv=False,
+    )
+    return Poller(kb, StateDB(settings.state_db), settings, substack_pace=0)
 
 
 def measure(
@@ -173,60 +252,49 @@ def measure(
     questions: list[str],
     wave: int,
     question_seconds: float,
+    poll_posts: int,
+    seed: int,
+    modes: tuple[str, ...] = MODES,
 ) -> list[dict[str, Any]]:
-    """The phases in order: idle, questions alone, ingest alone, ingest with questions."""
+    """The reference phases, then an ingest and a poll beside questions in each mode."""
     out: list[dict[str, Any]] = []
-    kb = _fresh_kb(source, work, "reference", embedder)
-    try:
+    with fresh_kb(source, work, "reference", embedder) as kb:
+        out.append(asyncio.run(phase(kb, "idle loop", questions=questions, wave=wave, ask=False, seconds=2.0)))
         out.append(
             asyncio.run(
-                phase(kb, "idle loop", questions=questions, wave=wave, ask=False, seconds=2.0)
+                phase(kb, f"waves of {wave} concurrent questions, no job", questions=questions, wave=wave,
+                      seconds=question_seconds, mode="in-process")
             )
         )
+    with fresh_kb(source, work, "ingest-alone", embedder) as kb:
         out.append(
             asyncio.run(
-                phase(
-                    kb,
-                    f"waves of {wave} concurrent questions, no ingest",
-                    questions=questions,
-                    wave=wave,
-                    seconds=question_seconds,
+                phase(kb, "ingest alone, no questions", questions=questions, wave=wave,
+                      job=lambda: kb.ingest(inputs), ask=False, mode="in-process")
+            )
+        )
+    with FakeFeedServer() as server:
+        serve_digest(server, poll_posts, seed)
+        for mode in modes:
+            slug = mode.replace(" ", "-")
+            with fresh_kb(source, work, f"{slug}-ingest", embedder, mode) as kb:
+                out.append(
+                    asyncio.run(
+                        phase(kb, f"ingest + waves of {wave} concurrent questions", questions=questions,
+                              wave=wave, job=lambda kb=kb: kb.ingest(inputs), mode=mode)
+                    )
                 )
-            )
-        )
-    finally:
-        kb.close()
-    kb = _fresh_kb(source, work, "ingest-alone", embedder)
-    try:
-        out.append(
-            asyncio.run(
-                phase(
-                    kb,
-                    "ingest alone, no questions",
-                    questions=questions,
-                    wave=wave,
-                    ingest=inputs,
-                    ask=False,
-                )
-            )
-        )
-    finally:
-        kb.close()
-    kb = _fresh_kb(source, work, "ingest-and-questions", embedder)
-    try:
-        out.append(
-            asyncio.run(
-                phase(
-                    kb,
-                    f"ingest + waves of {wave} concurrent questions",
-                    questions=questions,
-                    wave=wave,
-                    ingest=inputs,
-                )
-            )
-        )
-    finally:
-        kb.close()
+            with fresh_kb(source, work, f"{slug}-poll", embedder, mode) as kb:
+                poller = make_poller(kb, server, work, slug)
+                try:
+                    out.append(
+                        asyncio.run(
+                            phase(kb, f"first poll (backfill of {poll_posts} posts) + waves of {wave} questions",
+                                  questions=questions, wave=wave, job=poller.poll_once, mode=mode)
+                        )
+                    )
+                finally:
+                    poller.state.close()
     return out
 
 
@@ -258,6 +326,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="length of the questions-only reference phase",
     )
+    parser.add_argument(
+        "--poll-posts",
+        type=int,
+        default=8,
+        help="Substack archive posts the first poll backfills from the local server",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=[*MODES, "both"],
+        default="both",
+        help="where the knowledge base runs for the measured phases (default: both, side by side)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--torch-threads",
@@ -288,6 +368,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
             load_questions(args.seed),
             args.wave,
             args.question_seconds,
+            args.poll_posts,
+            args.seed,
+            MODES if args.mode == "both" else (args.mode,),
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -295,6 +378,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         f"Event-loop stalls (5 ms ticker) beside questions via asyncio.to_thread; index of {meta['chunks']:,} chunks; torch {threads} threads",
         [
             "phase",
+            "knowledge base",
             "seconds",
             "ticks",
             "longest stall ms",
@@ -319,6 +403,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         table.rows.append(
             [
                 r["phase"],
+                r["mode"],
                 r["seconds"],
                 r["ticks"],
                 r["max"],
@@ -335,16 +420,20 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         if r["errors"]:
             table.notes.append(f"{r['phase']}: errors {r['errors']}")
         if r["target"]:
-            rep = r["ingest"]
-            table.notes.append(
-                f"the ingest: {args.archive}{f' + {args.large} large-archive files' if args.large else ''}: "
-                f"{rep.added + rep.updated} documents, {rep.chunks_embedded} chunks embedded in {rep.seconds:.1f} s"
-            )
+            table.notes.append(f"{r['phase']} ({r['mode']}): {describe_job(r['job'])}")
     table.notes.append(
         "question times are wall time from the loop's side (waiting for a worker thread included)."
     )
     table.notes.append(
-        "the first three rows are references (no target): the idle loop, questions alone, the ingest alone (each ingest phase on its own fresh copy of the index)."
+        "the first three rows are references (no target): the idle loop, questions alone, the ingest alone (every job phase on its own fresh copy of the index)."
+    )
+    table.notes.append(
+        "knowledge process: the knowledge base runs in a child process (knowledge/service.py, the default of `digestbot run`); "
+        "the loop's process only waits on a pipe. in-process: KNOWLEDGE_PROCESS=0."
+    )
+    table.notes.append(
+        "the poll: a local feed + Substack API server (tests/fakes/feed_server.py) with synthetic posts; the poller fetches and "
+        "parses in the loop's process and indexes through the knowledge base."
     )
     report(
         "responsiveness",
@@ -354,6 +443,17 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         write=not args.no_write,
     )
     return [table]
+
+
+def describe_job(report: Any) -> str:
+    """One line on what the job did (an IngestReport or a PollReport)."""
+    if hasattr(report, "chunks_embedded"):
+        return (
+            f"{report.added + report.updated} documents, {report.chunks_embedded} chunks embedded in {report.seconds:.1f} s"
+        )
+    seeded = sum(getattr(report, "seeded", {}).values())
+    errors = getattr(report, "errors", {})
+    return f"{seeded} entries seeded, archive backfilled{f'; errors {errors}' if errors else ''}"
 
 
 def main(argv: list[str] | None = None) -> int:

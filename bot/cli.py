@@ -249,12 +249,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from knowledge.embeddings import set_threads
+    from knowledge.service import KnowledgeUnavailable
     from knowledge.store import StoreError
 
-    set_threads(settings.torch_threads or (1 if args.command in SERVING_COMMANDS else None))
+    if not (args.command == "run" and settings.knowledge_process):  # else the knowledge process sets its own
+        set_threads(settings.torch_threads or (1 if args.command in SERVING_COMMANDS else None))
     try:
         return int(args.func(args, settings) or 0)
-    except StoreError as exc:
+    except (StoreError, KnowledgeUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -18,8 +18,11 @@ from discord.ext import commands
 
 from bot.embeds import NO_MENTIONS
 from knowledge.config import Settings
-from knowledge.facade import KnowledgeBase
 from knowledge.state import StateDB
+
+if TYPE_CHECKING:
+    from knowledge.facade import KnowledgeBase
+    from knowledge.service import KnowledgeProcess
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,11 +55,11 @@ class DigestBotMixin:
     """What both the plain and the auto-sharded bot share."""
 
     settings: Settings
-    kb: KnowledgeBase
+    kb: KnowledgeBase | KnowledgeProcess
     state: StateDB
     poller: Any
 
-    def _init_deps(self, settings: Settings, kb: KnowledgeBase, state: StateDB, poller: Any, cogs: tuple[str, ...]) -> None:
+    def _init_deps(self, settings: Settings, kb: KnowledgeBase | KnowledgeProcess, state: StateDB, poller: Any, cogs: tuple[str, ...]) -> None:
         self.settings = settings
         self.kb = kb
         self.state = state
@@ -130,7 +133,7 @@ async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
 class DigestBot(DigestBotMixin, commands.Bot):
     """digestbot on a single connection."""
 
-    def __init__(self, settings: Settings, kb: KnowledgeBase, state: StateDB, poller: Any = None, *, cogs: tuple[str, ...] = COGS, **options: Any) -> None:
+    def __init__(self, settings: Settings, kb: KnowledgeBase | KnowledgeProcess, state: StateDB, poller: Any = None, *, cogs: tuple[str, ...] = COGS, **options: Any) -> None:
         super().__init__(command_prefix=commands.when_mentioned, intents=bot_intents(), allowed_mentions=NO_MENTIONS, help_command=None, **options)
         self._init_deps(settings, kb, state, poller, cogs)
 
@@ -138,7 +141,7 @@ class DigestBot(DigestBotMixin, commands.Bot):
 class ShardedDigestBot(DigestBotMixin, commands.AutoShardedBot):
     """digestbot with discord.py's auto-sharding; background polling still runs once per process."""
 
-    def __init__(self, settings: Settings, kb: KnowledgeBase, state: StateDB, poller: Any = None, *, cogs: tuple[str, ...] = COGS, **options: Any) -> None:
+    def __init__(self, settings: Settings, kb: KnowledgeBase | KnowledgeProcess, state: StateDB, poller: Any = None, *, cogs: tuple[str, ...] = COGS, **options: Any) -> None:
         if settings.shard_count:
             options.setdefault("shard_count", settings.shard_count)
         super().__init__(command_prefix=commands.when_mentioned, intents=bot_intents(), allowed_mentions=NO_MENTIONS, help_command=None, **options)
@@ -152,7 +155,7 @@ def bot_intents() -> discord.Intents:
     return intents
 
 
-def create_bot(settings: Settings, kb: KnowledgeBase, state: StateDB, poller: Any = None, **options: Any) -> DigestBot | ShardedDigestBot:
+def create_bot(settings: Settings, kb: KnowledgeBase | KnowledgeProcess, state: StateDB, poller: Any = None, **options: Any) -> DigestBot | ShardedDigestBot:
     """The bot class the settings ask for (sharded when DISCORD_AUTO_SHARD or DISCORD_SHARD_COUNT is set)."""
     cls = ShardedDigestBot if (settings.auto_shard or settings.shard_count) else DigestBot
     return cls(settings, kb, state, poller, **options)

@@ -72,27 +72,34 @@ def run_bot(settings: Settings) -> int:
 
         return run_chat(settings)
     install_token_redaction(settings.discord_token)
-    from bot.client import create_bot
-    from knowledge.facade import KnowledgeBase
-    from knowledge.poller import Poller
-    from knowledge.state import StateDB
+    from knowledge.service import open_knowledge
 
-    kb = KnowledgeBase(settings)
-    state = StateDB(settings.state_db)
-    poller = Poller(kb, state, settings)
-    print("Bringing the watched digests up to date…", file=sys.stderr)
-    for line in catch_up(poller):
-        print(f"  could not reach {line} — serving what is indexed", file=sys.stderr)
-    configure_discord_endpoints(settings)
-    bot = create_bot(settings, kb, state, poller)
+    # The knowledge process loads the model while this one imports discord.py and catches up.
+    print("Loading the knowledge base…", file=sys.stderr)
+    kb = open_knowledge(settings, wait=False)
+    state = None
     try:
+        from bot.client import create_bot
+        from knowledge.poller import Poller
+        from knowledge.state import StateDB
+
+        state = StateDB(settings.state_db)
+        poller = Poller(kb, state, settings)
+        print("Bringing the watched digests up to date…", file=sys.stderr)
+        for line in catch_up(poller):
+            print(f"  could not reach {line} — serving what is indexed", file=sys.stderr)
+        if hasattr(kb, "wait_ready"):
+            kb.wait_ready()  # a store built with another model, say, stops here with its reason
+        configure_discord_endpoints(settings)
+        bot = create_bot(settings, kb, state, poller)
         bot.run(settings.discord_token, log_handler=None)
     except discord.LoginFailure:
         print("error: Discord rejected DISCORD_TOKEN (check the token in .env)", file=sys.stderr)
         return 1
     finally:
         kb.close()
-        state.close()
+        if state is not None:
+            state.close()
     return 0
 
 

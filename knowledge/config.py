@@ -15,6 +15,14 @@ from dotenv import load_dotenv
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_sources_file() -> Path:
+    """``sources.toml`` of the source checkout; where the package is installed without one
+    (a wheel in site-packages), ``sources.toml`` in the working directory."""
+    beside_code = REPO_ROOT / "sources.toml"
+    return beside_code if beside_code.exists() else Path.cwd() / "sources.toml"
+
 DEFAULT_ARXIV_API_URL = "https://export.arxiv.org/api/query"
 
 
@@ -68,7 +76,7 @@ class Settings:
     chroma_port: int = 8000
     embedding_model: str | None = None
     arxiv_api_url: str = DEFAULT_ARXIV_API_URL
-    sources_file: Path = REPO_ROOT / "sources.toml"
+    sources_file: Path = field(default_factory=default_sources_file)
     poll_minutes: float = 30.0
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
@@ -81,6 +89,7 @@ class Settings:
     max_feed_bytes: int = 5_000_000
     arxiv_cache_days: float = 7.0
     torch_threads: int | None = None
+    knowledge_process: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -107,7 +116,7 @@ class Settings:
             chroma_port=_int(env, "CHROMA_PORT", 8000) or 8000,
             embedding_model=_get(env, "EMBEDDING_MODEL"),
             arxiv_api_url=_get(env, "ARXIV_API_URL") or DEFAULT_ARXIV_API_URL,
-            sources_file=Path(sources) if sources else REPO_ROOT / "sources.toml",
+            sources_file=Path(sources) if sources else default_sources_file(),
             poll_minutes=_float(env, "POLL_MINUTES", 30.0),
             discord_api_base=_get(env, "DISCORD_API_BASE"),
             discord_gateway_url=_get(env, "DISCORD_GATEWAY_URL"),
@@ -120,6 +129,7 @@ class Settings:
             max_feed_bytes=_int(env, "MAX_FEED_BYTES", 5_000_000) or 5_000_000,
             arxiv_cache_days=_float(env, "ARXIV_CACHE_DAYS", 7.0),
             torch_threads=_int(env, "TORCH_THREADS", None),
+            knowledge_process=_bool(env, "KNOWLEDGE_PROCESS", True),
         )
 
     @property

@@ -86,6 +86,9 @@ class PollReport:
     would_index: list[str] = field(default_factory=list)
 
 
+_WARNED_MISSING: set[Path] = set()
+
+
 def load_sources(path: Path) -> list[SourceConfig]:
     """Digests listed in a sources TOML file (``[[digest]]`` tables); a missing file lists none.
 
@@ -93,6 +96,9 @@ def load_sources(path: Path) -> list[SourceConfig]:
         ValueError: The file is not valid TOML or a table lacks ``name``/``feed``.
     """
     if not path.exists():
+        if path not in _WARNED_MISSING:
+            _WARNED_MISSING.add(path)
+            log.warning("sources file %s does not exist: no digests are watched (set DIGESTBOT_SOURCES)", path)
         return []
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

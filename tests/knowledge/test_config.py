@@ -35,3 +35,18 @@ def test_env_example_lists_every_setting_and_nothing_else():
     source = (REPO_ROOT / "knowledge" / "config.py").read_text()
     read = set(re.findall(r'"([A-Z][A-Z_]+)"', source))
     assert documented == read
+
+
+def test_sources_default_outside_a_source_checkout(tmp_path, monkeypatch):
+    import knowledge.config as config
+
+    monkeypatch.setattr(config, "REPO_ROOT", tmp_path / "site-packages")  # installed from a wheel
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({}).sources_file == tmp_path / "sources.toml"
+    assert Settings.from_env({"DIGESTBOT_SOURCES": "/etc/digests.toml"}).sources_file == Path("/etc/digests.toml")
+
+
+def test_knowledge_process_is_on_unless_turned_off():
+    assert Settings.from_env({}).knowledge_process
+    assert Settings.from_env({"KNOWLEDGE_PROCESS": ""}).knowledge_process
+    assert not Settings.from_env({"KNOWLEDGE_PROCESS": "0"}).knowledge_process
