@@ -39,10 +39,10 @@ RUN useradd --create-home --no-log-init --uid 10001 --user-group digestbot \
 USER 10001:10001
 VOLUME /data
 
-# Healthy when the data directory's state database opens and, with CHROMA_HOST set, the
-# Chroma server answers its heartbeat. (Cheap on purpose: `digestbot stats` would load the
-# embedding model in a second process on every check.)
-HEALTHCHECK --interval=60s --timeout=15s --start-period=120s --retries=3 \
-    CMD ["python", "-c", "import os, sqlite3, urllib.request; d = os.environ['DIGESTBOT_DATA_DIR']; sqlite3.connect(os.path.join(d, 'state.sqlite3'), timeout=10).execute('SELECT 1'); h = os.environ.get('CHROMA_HOST'); h and urllib.request.urlopen('http://%s:%s/api/v2/heartbeat' % (h, os.environ.get('CHROMA_PORT') or '8000'), timeout=10)"]
+# Healthy when the running bot reported, within the last 120 s, that its gateway is connected
+# and its knowledge process answered (it counts the chunks in Chroma, embedded or server).
+# `digestbot health` only reads /data/health.json: it starts no model and no store.
+HEALTHCHECK --interval=60s --timeout=15s --start-period=180s --retries=3 \
+    CMD ["digestbot", "health"]
 
 CMD ["digestbot", "run"]

@@ -32,6 +32,7 @@ from bench.common import (
     open_kb,
     percentile,
     report,
+    settings_for,
     torch_threads,
 )
 
@@ -117,16 +118,18 @@ def measure(
     first_s = time.perf_counter() - started
     for q in questions[1 : 1 + warmup]:
         kb.ask(q, k=k, mode=mode)
-    timer = StageTimer(kb)
+    timer = StageTimer(kb) if hasattr(kb, "retriever") else None  # a KnowledgeProcess: no stages
     latencies: list[float] = []
     found = 0
     named = named_total = 0
     for q in questions:
-        timer.start()
+        if timer:
+            timer.start()
         t0 = time.perf_counter()
         answer = kb.ask(q, k=k, mode=mode)
         ms = (time.perf_counter() - t0) * 1000
-        timer.stop(ms)
+        if timer:
+            timer.stop(ms)
         latencies.append(ms)
         found += answer.found
         name = _named_model(q)
@@ -143,7 +146,7 @@ def measure(
         "found": 100.0 * found / len(latencies),
         "top1_named": 100.0 * named / named_total if named_total else 0.0,
         "first_s": first_s,
-        "stages": timer.medians(),
+        "stages": timer.medians() if timer else {},
     }
 
 
@@ -246,6 +249,21 @@ def run_server(
     }
 
 
+def run_process(size: int, questions: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """Latency through a knowledge process (as `digestbot run` serves): the pipe's cost included."""
+    from knowledge.service import KnowledgeProcess
+
+    path, meta = synthetic.ensure_index(size, args.seed)
+    started = time.perf_counter()
+    kb = KnowledgeProcess(settings_for(path))
+    open_s = time.perf_counter() - started
+    try:
+        result = measure(kb, questions, warmup=args.warmup, k=args.k, mode=args.mode)
+    finally:
+        kb.close()
+    return {"store": "embedded, knowledge process", "threads": 1, "chunks": meta["chunks"], "open_s": open_s, **result}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench.latency", description=__doc__.split("\n\n")[0]
@@ -259,6 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         default=[10_000],
         help="sizes to also measure through a chroma server",
+    )
+    parser.add_argument(
+        "--process",
+        type=int,
+        nargs="*",
+        default=[100_000],
+        help="sizes to also measure through a knowledge process (as `digestbot run` serves)",
     )
     parser.add_argument("--questions", type=int, default=100, help="questions per size")
     parser.add_argument("--warmup", type=int, default=5, help="untimed questions first")
@@ -288,6 +313,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
     questions = synthetic.questions(args.questions, args.seed)
     results = [r for n in args.chunks for r in run_embedded(n, embedder, questions, args)]
     results += [run_server(n, embedder, questions, args) for n in args.server]
+    results += [run_process(n, questions, args) for n in args.process]
     table = Table(
         f"Question latency (warm, in-process ask, mode={args.mode}, k={args.k})",
         [
@@ -326,15 +352,18 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
                 f"<= {TARGET_P95_MS:.0f}: {verdict}",
             ]
         )
-        stages.rows.append(
-            [r["store"], r["threads"], r["chunks"], *[r["stages"].get(s, 0.0) for s in STAGES]]
-        )
+        if r["stages"]:
+            stages.rows.append(
+                [r["store"], r["threads"], r["chunks"], *[r["stages"].get(s, 0.0) for s in STAGES]]
+            )
     table.notes += [
         "Synthetic index (bench/synthetic.py): real chunking, store and BM25 index; hashed bag-of-words vectors instead of model embeddings.",
         "Questions are embedded by the real model; 'first answer' includes building the in-memory BM25 index; neither it nor model load is in the percentiles.",
         "'top-1 names model': share of questions about a made-up model whose first citation names it (a sanity check that retrieval works).",
         "torch threads: the default is one intra-op thread per core; the 1-thread rows show the same process with torch.set_num_threads(1).",
         "'first answer' is only measured on the first row of each size (later rows reuse the built BM25 index).",
+        "knowledge process rows: asked through knowledge/service.py's KnowledgeProcess (the default of `digestbot run`), "
+        "so the pipe and pickling are in the times; 'open s' there includes the child loading the model.",
     ]
     tables = [table, stages]
     report(

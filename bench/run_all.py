@@ -26,7 +26,7 @@ def plan(quick: bool) -> dict[str, list[str]]:
     if quick:
         return {
             "ingest_throughput": ["--repeat", "2"],
-            "latency": ["--chunks", "10000", "--server", "10000"],
+            "latency": ["--chunks", "10000", "--server", "10000", "--process", "10000"],
             "memory": ["--chunks", "10000"],
             "cold_start": ["--chunks", "10000", "--runs", "2"],
             "responsiveness": [],

@@ -1,4 +1,4 @@
-"""The ``digestbot`` command line: ingest, ask, paper, poll, stats, eval, chat, run.
+"""The ``digestbot`` command line: ingest, ask, paper, poll, stats, eval, chat, run, health.
 
 Progress goes to stderr, results to stdout. ``--json`` prints the contracts in
 ``design.md``. Exit status 2 means the input itself was wrong (for example an
@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from bot.health import MAX_AGE_SECONDS
 from knowledge.config import Settings
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,14 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     return poll_once(settings, dry_run=args.dry_run)
 
 
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.health import check
+
+    healthy, line = check(settings.data_dir, max_age=args.max_age)
+    print(line, file=sys.stdout if healthy else sys.stderr)
+    return 0 if healthy else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="digestbot", description="Ask an archive of AI-research digests, with citations.")
@@ -229,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN); without a token, chat in the terminal")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("health", help="exit 0 when the running bot reported itself healthy recently (Docker healthcheck)")
+    p.add_argument("--max-age", type=float, default=MAX_AGE_SECONDS, help=f"seconds a report stays valid (default {MAX_AGE_SECONDS:.0f})")
+    p.set_defaults(func=cmd_health)
     return parser
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.health import check
 from tests.conftest import ARCHIVE, free_port
 from tests.fakes.discord_api import GUILD_ID, FakeDiscord
 
@@ -76,6 +77,12 @@ async def test_digestbot_run_answers_from_its_knowledge_process(data_dir: Path, 
                 await asyncio.sleep(0.2)
             knowledge = children_of(bot.pid)
             assert knowledge, "no knowledge process under digestbot run"
+            # the Docker healthcheck: healthy once connected and the knowledge process answers
+            while not check(data_dir)[0]:
+                assert time.monotonic() < deadline, f"never healthy: {check(data_dir)[1]}"
+                await asyncio.sleep(0.2)
+            health = subprocess.run([str(exe), "health"], env=env, capture_output=True, text=True, timeout=60)
+            assert health.returncode == 0 and "gateway connected" in health.stdout, health
 
             inter = await fake.inject_slash_command("ask", {"question": "mixture of experts router collapse"})
             answer = await fake.wait_for_message(
@@ -99,6 +106,8 @@ async def test_digestbot_run_answers_from_its_knowledge_process(data_dir: Path, 
     while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() and _running(pid) for pid in knowledge):
         await asyncio.sleep(0.2)
     assert not any(_running(pid) for pid in knowledge), "the knowledge process outlived the bot"
+    healthy, line = check(data_dir)
+    assert not healthy and "gateway stopped" in line  # a stopped bot says so
     text = log_path.read_text()
     assert TOKEN not in text
     assert "Traceback" not in text, text

@@ -1,0 +1,70 @@
+"""Writes the bot's health report every HEALTH_SECONDS (read by ``digestbot health``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import time
+
+from discord.ext import commands, tasks
+
+from bot.health import HEALTH_SECONDS, HealthReport, write_report
+
+log = logging.getLogger(__name__)
+
+#: Seconds the knowledge base gets to answer the health probe.
+PROBE_TIMEOUT_S = 10.0
+
+
+class HealthCog(commands.Cog):
+    """Gateway connected and knowledge base answering: written to ``health.json``."""
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.report.start()
+
+    async def cog_unload(self) -> None:
+        self.report.cancel()
+        await self._write(HealthReport(time.time(), False, "stopped", None, "stopped", os.getpid()))
+
+    @tasks.loop(seconds=HEALTH_SECONDS)
+    async def report(self) -> None:
+        await self.write_now()
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        await self.write_now()  # healthy as soon as connected, not one interval later
+
+    async def write_now(self) -> None:
+        """Probe and write the report (a failure is logged; the next round tries again)."""
+        try:
+            await self._write(await self.snapshot())
+        except Exception:
+            log.exception("could not write the health report")
+
+    async def snapshot(self) -> HealthReport:
+        """Probe the gateway and the knowledge base now."""
+        latency = self.bot.latency
+        connected = self.bot.is_ready() and not self.bot.is_closed()
+        gateway = "connected" if connected else ("stopped" if self.bot.is_closed() else "connecting")
+        try:
+            # stats() counts the chunks in Chroma: a real round trip to the store (embedded or server)
+            await asyncio.wait_for(self.bot.run_blocking(self.bot.kb.stats), PROBE_TIMEOUT_S)  # type: ignore[attr-defined]
+            knowledge = "ok"
+        except TimeoutError:
+            knowledge = f"no answer within {PROBE_TIMEOUT_S:.0f} s"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            knowledge = f"error: {exc}"
+        latency_ms = None if latency is None or math.isinf(latency) or math.isnan(latency) else latency * 1000
+        return HealthReport(time.time(), connected and knowledge == "ok", gateway, latency_ms, knowledge, os.getpid())
+
+    async def _write(self, report: HealthReport) -> None:
+        await self.bot.run_blocking(write_report, self.bot.settings.data_dir, report)  # type: ignore[attr-defined]
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(HealthCog(bot))
