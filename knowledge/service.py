@@ -274,9 +274,11 @@ class KnowledgeProcess:
 
     def _start(self) -> _Child:
         here, there = self._context.Pipe(duplex=True)
+        # the child never talks to Discord: it does not get the token
+        settings = dataclasses.replace(self.settings, discord_token=None)
         process = self._context.Process(
             target=serve,
-            args=(there, self.settings, logging.getLogger().getEffectiveLevel()),
+            args=(there, settings, logging.getLogger().getEffectiveLevel()),
             name="digestbot-knowledge",
             daemon=True,
         )
