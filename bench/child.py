@@ -84,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     env = {"DIGESTBOT_DATA_DIR": args.data, "ARXIV_API_URL": "http://127.0.0.1:9/api/query"}
     if args.host:
         env.update(CHROMA_HOST=args.host, CHROMA_PORT=str(args.port))
+    from knowledge.config import Settings
+
     if args.knowledge_process:
-        from knowledge.config import Settings
         from knowledge.service import KnowledgeProcess
 
         mark("import")
@@ -94,7 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         mark("load model")
         mark("open store")
     else:
-        from knowledge.config import Settings
         from knowledge.embeddings import get_embedder
         from knowledge.facade import KnowledgeBase
 

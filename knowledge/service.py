@@ -29,13 +29,13 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from knowledge.config import Settings
 from knowledge.models import (
@@ -48,9 +48,10 @@ from knowledge.models import (
     Stats,
 )
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from knowledge.facade import Progress
 
-Progress = Callable[[int, int, str], None]
+log = logging.getLogger(__name__)
 
 #: Calls the child serves at the same time (an ingest and questions beside it).
 WORKER_THREADS = 4
