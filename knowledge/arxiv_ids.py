@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # Archives that used old-style identifiers (archive[.SUBJ]/YYMMNNN), before April 2007.
 OLD_ARCHIVES = frozenset(
@@ -20,6 +21,35 @@ MAX_INPUT = 500
 _FIND_URL = re.compile(r"arxiv\.org/(?:abs|pdf|html)/+(?P<rest>(?:[a-z\-]+(?:\.[A-Z]{2})?/\d{7}|\d{4}\.\d{4,5})(?:v\d+)?)", re.IGNORECASE)
 _FIND_PREFIXED = re.compile(r"arxiv\s*:\s*(?P<rest>(?:[a-z\-]+(?:\.[A-Z]{2})?/\d{7}|\d{4}\.\d{4,5})(?:v\d+)?)", re.IGNORECASE)
 _FIND_BARE = re.compile(r"(?<![\w./-])(?P<rest>\d{4}\.\d{4,5})(?:v\d+)?(?![\w/-]|\.\d)")
+
+
+# Arabic decimal separator, which an Arabic-Indic ID may use for its dot.
+_ARABIC_DECIMAL_SEPARATOR = "\u066b"
+_FULLWIDTH_FIRST, _FULLWIDTH_LAST, _FULLWIDTH_OFFSET = 0xFF01, 0xFF5E, 0xFEE0
+
+
+def ascii_digits(text: str) -> str:
+    """Map Unicode decimal digits (``２``, ``٤``, ``४``) and full-width ASCII forms to ASCII.
+
+    This is the part of NFKC that matters for IDs, done character by character so the
+    text keeps its length and superscripts (footnote marks such as ``¹``) are not
+    turned into digits that would run into a neighbouring ID.
+    """
+    if text.isascii():
+        return text
+    return "".join(_ascii_char(c) for c in text)
+
+
+def _ascii_char(c: str) -> str:
+    if c.isascii():
+        return c
+    if unicodedata.category(c) == "Nd":
+        return str(unicodedata.decimal(c))
+    if _FULLWIDTH_FIRST <= ord(c) <= _FULLWIDTH_LAST:
+        return chr(ord(c) - _FULLWIDTH_OFFSET)
+    if c == _ARABIC_DECIMAL_SEPARATOR:
+        return "."
+    return c
 
 
 class InvalidArxivId(ValueError):
@@ -61,7 +91,8 @@ def parse_arxiv_id(text: str) -> str:
     Accepts ``2305.14314``, ``2305.14314v2``, ``arXiv:2305.14314``,
     ``https://arxiv.org/abs/2305.14314``, ``https://arxiv.org/pdf/2305.14314v1.pdf``,
     old-style ``hep-th/9901001`` and ``math.GT/0309136``, with surrounding spaces,
-    quotes, brackets or punctuation.
+    quotes, brackets or punctuation. Non-ASCII digits (``２４０３.０５６７８``,
+    Arabic-Indic digits) are read as their ASCII digits.
 
     Returns:
         The ID without version (``2305.14314``, ``math.GT/0309136``).
@@ -74,7 +105,7 @@ def parse_arxiv_id(text: str) -> str:
         raise InvalidArxivId("empty input: give an arXiv ID such as 2305.14314")
     if len(raw) > MAX_INPUT:
         raise InvalidArxivId(f"input too long ({len(raw)} characters) to be an arXiv ID")
-    candidate = raw.strip(_STRIP)
+    candidate = ascii_digits(raw).strip(_STRIP)
     candidate = _PREFIX.sub("", candidate).strip(_STRIP)
     if m := _URL.match(candidate):
         candidate = m["rest"].strip("/")
@@ -88,9 +119,12 @@ def parse_arxiv_id(text: str) -> str:
 def find_arxiv_ids(text: str) -> list[str]:
     """Every arXiv ID mentioned in free text (links, ``arXiv:`` prefixes, bare new-style IDs).
 
+    Non-ASCII digits and full-width forms are read as ASCII first (:func:`ascii_digits`).
+
     Returns:
         Normalised IDs without versions, de-duplicated, in order of first appearance.
     """
+    text = ascii_digits(text)
     hits: list[tuple[int, str]] = []
     for pattern in (_FIND_URL, _FIND_PREFIXED, _FIND_BARE):
         for m in pattern.finditer(text):

@@ -5,12 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from knowledge.parsing.files import bounded_lines, open_regular
 
 log = logging.getLogger(__name__)
 
 ABSTRACT_SUFFIXES = (".jsonl", ".csv", ".parquet")
+# Longest .jsonl/.csv line read; a longer one is skipped (read past in bounded pieces).
+MAX_LINE_BYTES = 1_000_000
 
 
 class AbstractFormatError(ValueError):
@@ -27,10 +31,7 @@ def iter_rows(path: Path) -> Iterator[dict]:
     if suffix == ".jsonl":
         yield from _jsonl(path)
     elif suffix == ".csv":
-        with path.open(newline="", encoding="utf-8", errors="replace") as fh:
-            reader = csv.DictReader(fh)
-            _check_columns(path, reader.fieldnames or [])
-            yield from reader
+        yield from _csv(path)
     elif suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -47,10 +48,44 @@ def _check_columns(path: Path, columns: list[str]) -> None:
         raise AbstractFormatError(f"{path.name}: missing column(s) {', '.join(sorted(missing))}")
 
 
+def _text_lines(path: Path, skipped: list[int]) -> Iterator[tuple[int, str]]:
+    """Decoded lines of a regular file, at most :data:`MAX_LINE_BYTES` each.
+
+    The numbers of overlong (skipped) lines are appended to ``skipped``.
+    """
+    with open_regular(path) as fh:
+        for lineno, raw in bounded_lines(fh, MAX_LINE_BYTES):
+            if raw is None:
+                skipped.append(lineno)
+                log.warning("%s:%d: skipped a line longer than %d bytes", path, lineno, MAX_LINE_BYTES)
+                continue
+            yield lineno, raw.decode("utf-8", errors="replace")
+
+
+def _report_skipped(path: Path, skipped: list[int]) -> None:
+    if skipped:
+        log.warning("%s: skipped %d line(s) longer than %d bytes", path, len(skipped), MAX_LINE_BYTES)
+
+
+def _csv(path: Path) -> Iterator[dict]:
+    skipped: list[int] = []
+    lines: Iterable[str] = (text for _, text in _text_lines(path, skipped))
+    reader = csv.DictReader(lines)
+    try:
+        _check_columns(path, reader.fieldnames or [])
+        yield from reader
+    except csv.Error as exc:
+        raise AbstractFormatError(f"{path.name}: line {reader.line_num}: {exc}") from exc
+    finally:
+        _report_skipped(path, skipped)
+
+
 def _jsonl(path: Path) -> Iterator[dict]:
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.strip()
+    skipped: list[int] = []
+    first_row = True
+    try:
+        for lineno, text in _text_lines(path, skipped):
+            line = text.strip()
             if not line:
                 continue
             try:
@@ -59,8 +94,11 @@ def _jsonl(path: Path) -> Iterator[dict]:
                 log.warning("%s:%d: skipped a line that is not JSON (%s)", path, lineno, exc.msg)
                 continue
             if not isinstance(row, dict) or "arxiv_id" not in row or "abstract" not in row:
-                if lineno == 1:
+                if first_row:
                     raise AbstractFormatError(f"{path.name}: rows need 'arxiv_id' and 'abstract'")
                 log.warning("%s:%d: skipped a row without arxiv_id/abstract", path, lineno)
                 continue
+            first_row = False
             yield row
+    finally:
+        _report_skipped(path, skipped)

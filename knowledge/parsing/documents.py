@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from knowledge.arxiv_ids import InvalidArxivId, find_arxiv_ids, parse_arxiv_id
 from knowledge.models import Document, Section
 from knowledge.parsing.abstracts import ABSTRACT_SUFFIXES, AbstractFormatError, iter_rows
+from knowledge.parsing.files import NotRegularFile, read_capped, regular_size
 from knowledge.parsing.html_posts import parse_html
 from knowledge.parsing.korean_notes import looks_like_korean_notes, split_items
 from knowledge.parsing.markdown_notes import parse_markdown
@@ -24,6 +25,7 @@ from knowledge.parsing.metadata import (
     find_urls,
 )
 from knowledge.parsing.plaintext import RawSection, drop_teaser, split_sections, strip_chrome
+from knowledge.parsing.tables import looks_like_table_dump, table_rows
 from knowledge.text import (
     clean_line,
     clean_text,
@@ -36,10 +38,12 @@ from knowledge.text import (
 log = logging.getLogger(__name__)
 
 # Bump when parsing or chunking changes what is stored, so re-ingesting replaces old chunks.
-PARSER_VERSION = "6"
+PARSER_VERSION = "7"
 POST_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 SUPPORTED_SUFFIXES = POST_SUFFIXES + ABSTRACT_SUFFIXES
 MAX_FILE_BYTES = 20_000_000
+# Abstract datasets are read row by row, so they may be larger than posts, but not unbounded.
+MAX_ABSTRACT_FILE_BYTES = 200_000_000
 _NUMERIC_FOLDER = re.compile(r"^\d+$")
 
 
@@ -97,12 +101,8 @@ def parse_file(file: Path, root: Path, *, digest: str | None = None) -> list[Doc
     suffix = file.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise ParseError(f"unsupported file type {suffix or '(none)'}")
-    try:
-        size = file.stat().st_size
-    except OSError as exc:
-        raise ParseError(f"cannot read: {exc.strerror or exc}") from exc
-    if size > MAX_FILE_BYTES and suffix not in ABSTRACT_SUFFIXES:
-        raise ParseError(f"file too large ({size} bytes)")
+    cap = MAX_ABSTRACT_FILE_BYTES if suffix in ABSTRACT_SUFFIXES else MAX_FILE_BYTES
+    _check_size(file, cap)
     source = os.path.normpath(str(file))
     if suffix in ABSTRACT_SUFFIXES:
         try:
@@ -110,14 +110,18 @@ def parse_file(file: Path, root: Path, *, digest: str | None = None) -> list[Doc
         except AbstractFormatError as exc:
             raise ParseError(str(exc)) from exc
         except OSError as exc:
-            raise ParseError(f"cannot read: {exc}") from exc
+            raise ParseError(f"cannot read: {exc.strerror or exc}") from exc
     try:
-        raw = file.read_bytes()
+        raw = read_capped(file, cap)
+    except (NotRegularFile, ValueError) as exc:  # not a regular file, or grew past the cap
+        raise ParseError(str(exc)) from exc
     except OSError as exc:
         raise ParseError(f"cannot read: {exc.strerror or exc}") from exc
     text = clean_text(raw.decode("utf-8", errors="replace"))
     if not text.strip():
         raise ParseError("empty file")
+    if suffix in (".txt", ".md", ".markdown") and looks_like_table_dump(text.split("\n")):
+        return _table_documents(text, source, file.name)
     folder_digest = digest or digest_from_folder(file, root)
     if suffix in (".html", ".htm"):
         post = parse_html(text, fallback_title=file.stem)
@@ -151,6 +155,30 @@ def parse_file(file: Path, root: Path, *, digest: str | None = None) -> list[Doc
             )
         ]
     return [_plain_document(text, source=source, digest=digest, folder_digest=folder_digest, stem=file.stem)]
+
+
+def _check_size(file: Path, cap: int) -> None:
+    """Refuse non-regular files (a FIFO would block forever) and files over ``cap`` bytes, from stat alone."""
+    try:
+        size = regular_size(file)
+    except NotRegularFile as exc:
+        raise ParseError(str(exc)) from exc
+    except OSError as exc:
+        raise ParseError(f"cannot read: {exc.strerror or exc}") from exc
+    if size > cap:
+        raise ParseError(f"file too large ({size} bytes, limit {cap})")
+
+
+def _table_documents(text: str, source: str, name: str) -> list[Document]:
+    """Abstract documents from a table dump's (arXiv ID, abstract) rows, or a ParseError."""
+    rows = table_rows(text.split("\n"))
+    if not rows:
+        raise ParseError("looks like a table dump, not a digest post (no arxiv_id | abstract rows)")
+    docs = list(documents_from_rows(rows, source, name))
+    if not docs:
+        raise ParseError("looks like a table dump, not a digest post (no valid abstract rows)")
+    log.info("%s: read a table dump as %d abstract(s)", name, len(docs))
+    return docs
 
 
 def _source_line(text: str) -> tuple[list[str], str]:
@@ -216,16 +244,20 @@ def _build(
     kind: str = "digest",
     extra: dict | None = None,
 ) -> Document:
-    name = digest or (digest_for_url(url) if url else None) or folder_digest
+    known = digest or (digest_for_url(url) if url else None)
+    name = known or folder_digest
     doc_id = f"url:{canonical_url(url)}" if url else f"{slugify(name)}/{slugify(stem)}"
     built = [
-        Section(heading=s.heading, text="\n\n".join(_tags_first(s.paragraphs)), arxiv_ids=find_arxiv_ids(s.heading + "\n" + "\n".join(s.paragraphs)))
+        Section(heading=_heading_text(s.heading), text="\n\n".join(_tags_first(s.paragraphs)), arxiv_ids=find_arxiv_ids(s.heading + "\n" + "\n".join(s.paragraphs)))
         for s in sections
     ]
     if not built:
         raise ParseError("no text sections found")
     all_text = "\n".join(s.text for s in built)
     shown_url = url or display_url
+    extra = dict(extra or {})
+    if not known:
+        extra["digest_guessed"] = True  # named after its folder: the ingest summary warns
     return Document(
         doc_id=doc_id,
         digest=name,
@@ -237,8 +269,13 @@ def _build(
         content_hash=content_hash(PARSER_VERSION, name, title, date, shown_url, *(s.heading + "\x1e" + s.text for s in built)),
         sections=built,
         kind=kind,
-        extra=dict(extra or {}),
+        extra=extra,
     )
+
+
+def _heading_text(heading: str) -> str:
+    """The heading, or "" when it has no letters or digits (a stray "|" or "---")."""
+    return heading if any(c.isalnum() for c in heading) else ""
 
 
 _TAG_LINE = re.compile(r"^(#[^\s#]+\s*)+$")
@@ -288,30 +325,47 @@ def document_from_html(
 
 def abstract_documents(path: Path, source: str) -> Iterator[Document]:
     """One document per abstract row; rows with an invalid arXiv ID are logged and skipped."""
-    for row in iter_rows(path):
-        raw_id = str(row.get("arxiv_id") or "").strip()
-        abstract = clean_line(str(row.get("abstract") or ""))
-        try:
-            arxiv_id = parse_arxiv_id(raw_id)
-        except InvalidArxivId:
-            log.warning("%s: skipped a row with an invalid arXiv ID %r", path.name, raw_id[:40])
-            continue
-        if not abstract:
-            log.warning("%s: skipped %s, which has no abstract", path.name, arxiv_id)
-            continue
-        title = clean_line(str(row.get("title") or ""))
-        date = find_date(str(row.get("published") or row.get("date") or ""))
-        heading = title or f"arXiv:{arxiv_id}"
-        yield Document(
-            doc_id=f"arxiv:{arxiv_id}",
-            digest="arXiv",
-            title=heading,
-            date=date,
-            url=f"https://arxiv.org/abs/{arxiv_id}",
-            source=source,
-            language=detect_language(abstract),
-            content_hash=content_hash(PARSER_VERSION, "abstract", arxiv_id, title, date, abstract),
-            sections=[Section(heading=heading, text=abstract, arxiv_ids=[arxiv_id])],
-            kind="abstract",
-            extra={"paper_title": title} if title else {},
-        )
+    yield from documents_from_rows(iter_rows(path), source, path.name)
+
+
+def documents_from_rows(rows: Iterable[dict], source: str, name: str) -> Iterator[Document]:
+    """One abstract document per row with ``arxiv_id`` and ``abstract`` (optional ``title``, ``published``).
+
+    Args:
+        rows: Rows from an abstract dataset or a table dump.
+        source: Where they were read from (stored on each document).
+        name: The file name, for log messages.
+    """
+    for row in rows:
+        doc = _abstract_document(row, source, name)
+        if doc is not None:
+            yield doc
+
+
+def _abstract_document(row: dict, source: str, name: str) -> Document | None:
+    raw_id = str(row.get("arxiv_id") or "").strip()
+    abstract = clean_line(str(row.get("abstract") or ""))
+    try:
+        arxiv_id = parse_arxiv_id(raw_id)
+    except InvalidArxivId:
+        log.warning("%s: skipped a row with an invalid arXiv ID %r", name, raw_id[:40])
+        return None
+    if not abstract:
+        log.warning("%s: skipped %s, which has no abstract", name, arxiv_id)
+        return None
+    title = clean_line(str(row.get("title") or ""))
+    date = find_date(str(row.get("published") or row.get("date") or ""))
+    heading = title or f"arXiv:{arxiv_id}"
+    return Document(
+        doc_id=f"arxiv:{arxiv_id}",
+        digest="arXiv",
+        title=heading,
+        date=date,
+        url=f"https://arxiv.org/abs/{arxiv_id}",
+        source=source,
+        language=detect_language(abstract),
+        content_hash=content_hash(PARSER_VERSION, "abstract", arxiv_id, title, date, abstract),
+        sections=[Section(heading=heading, text=abstract, arxiv_ids=[arxiv_id])],
+        kind="abstract",
+        extra={"paper_title": title} if title else {},
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _MONTHS = {
     m: i
@@ -100,14 +100,34 @@ def find_urls(text: str) -> list[str]:
     return [u.rstrip(".,;:") for u in _URL.findall(text)]
 
 
+# Query parameters that only track where a click came from; every other parameter is kept
+# ("?p=2" and "?p=3" are different posts). Deliberately short: generic names such as
+# "source" or "r" can carry meaning on some sites, so they stay.
+TRACKING_PARAMS = frozenset(
+    ["fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "ref", "ref_src", "ref_url"]
+)
+TRACKING_PREFIXES = ("utm_",)
+
+
+def is_tracking_param(name: str) -> bool:
+    """Whether a query parameter is a well-known click-tracking one (``utm_*``, ``fbclid``, ...)."""
+    key = name.lower()
+    return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
+
+
 def canonical_url(url: str) -> str:
-    """Normalise a URL for identity: https, lowercase host, no query/fragment/trailing slash."""
+    """Normalise a URL for identity.
+
+    https, lowercase host without ``www.``, no fragment or trailing slash; the query is
+    kept with its parameters sorted, minus click-tracking ones (:func:`is_tracking_param`).
+    """
     parts = urlsplit(url.strip())
     host = parts.netloc.lower()
     if host.startswith("www."):
         host = host[4:]
     path = parts.path.rstrip("/") or ""
-    return urlunsplit(("https", host, path, "", ""))
+    params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
+    return urlunsplit(("https", host, path, urlencode(sorted(params)), ""))
 
 
 def digest_for_url(url: str) -> str | None:

@@ -50,6 +50,34 @@ def test_find_ids_in_text():
     assert find_arxiv_ids(text) == ["2305.14314", "2106.09685", "2402.13144", "hep-th/9901001"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "２４０３.０５６７８",  # full-width digits
+        "２４０３．０５６７８ｖ２",  # full-width dot and version
+        "arXiv：２４０３.０５６７８",  # full-width colon
+        "٢٤٠٣.٠٥٦٧٨",  # Arabic-Indic digits
+        "٢٤٠٣٫٠٥٦٧٨",  # ... with the Arabic decimal separator
+        "۲۴۰۳.۰۵۶۷۸v1",  # Extended Arabic-Indic (Persian) digits
+        "२४०३.०५६७८",  # Devanagari digits
+        "https://arxiv.org/abs/２４０３.０５６７８",
+    ],
+)
+def test_non_ascii_digits_are_normalised_to_the_ascii_id(text):
+    assert parse_arxiv_id(text) == "2403.05678"
+
+
+def test_find_ids_normalises_non_ascii_digits():
+    text = "논문 ２４０３.０５６７８ 참고, and arxiv.org/abs/٢٤٠١.٠١٢٣٤v3; also 2403.05678 again."
+    assert find_arxiv_ids(text) == ["2403.05678", "2401.01234"]
+
+
+def test_non_ascii_digits_still_obey_the_grammar():
+    for text in ("２３１３.１４３１４", "٢٣٠٥.١٤٣١", "2305.14314¹"):  # bad month, short number, superscript mark
+        with pytest.raises(InvalidArxivId):
+            parse_arxiv_id(text)
+
+
 QLORA = FakePaper("2305.14314", "QLoRA: Efficient Finetuning of Quantized LLMs", ["Tim Dettmers", "Artidoro Pagnoni", "Ari Holtzman", "Luke Zettlemoyer"], "We present QLoRA, an efficient finetuning approach.")
 
 
