@@ -87,6 +87,8 @@ class Settings:
     ask_cooldown_seconds: float = 5.0
     http_timeout_seconds: float = 20.0
     max_feed_bytes: int = 5_000_000
+    max_feed_entries: int = 200
+    substack_max_posts: int = 500
     arxiv_cache_days: float = 7.0
     torch_threads: int | None = None
     knowledge_process: bool = True
@@ -127,6 +129,8 @@ class Settings:
             ask_cooldown_seconds=_float(env, "ASK_COOLDOWN_SECONDS", 5.0),
             http_timeout_seconds=_float(env, "HTTP_TIMEOUT_SECONDS", 20.0),
             max_feed_bytes=_int(env, "MAX_FEED_BYTES", 5_000_000) or 5_000_000,
+            max_feed_entries=max(1, _int(env, "MAX_FEED_ENTRIES", 200) or 200),
+            substack_max_posts=max(1, _int(env, "SUBSTACK_MAX_POSTS", 500) or 500),
             arxiv_cache_days=_float(env, "ARXIV_CACHE_DAYS", 7.0),
             torch_threads=_int(env, "TORCH_THREADS", None),
             knowledge_process=_bool(env, "KNOWLEDGE_PROCESS", True),

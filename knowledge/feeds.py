@@ -9,18 +9,30 @@ or parse problems; it returns a :class:`FetchResult` with ``status="error"``
 and a one-line reason. :meth:`FeedFetcher.fetch_text` and
 :meth:`FeedFetcher.fetch_json` apply the same safety to plain documents and
 raise :class:`FetchError` instead.
+
+Hostile servers are expected. The total time limit covers connect, TLS,
+headers and body whatever the server sends (every socket operation gets at
+most the time left, see :class:`_DeadlineStream`); the connection goes to
+exactly the address that passed the SSRF check (:class:`_GuardedBackend`, so
+DNS rebinding cannot reach an internal host); compressed bodies are decoded
+here, layer by layer with a bounded output per step, so a gzip bomb stops at
+``max_bytes`` of decoded output; at most ``max_entries`` entries are kept per
+feed; and every string handed out is valid UTF-8 (:func:`scrub_text`).
 """
 
 from __future__ import annotations
 
 import calendar
+import contextvars
 import hashlib
 import html
 import io
 import json
 import logging
+import re
 import time
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
@@ -28,10 +40,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
+import httpcore
 import httpx
 from feedparser.urls import resolve_relative_uris
 
-from knowledge.urlsafety import UnsafeUrl, check_source_url
+from knowledge.urlsafety import UnsafeUrl, check_source_url, resolve_checked
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +53,18 @@ FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
 )
 JSON_ACCEPT = "application/json, */*;q=0.5"
+ACCEPT_ENCODING = "gzip, deflate"
+DEFAULT_MAX_ENTRIES = 200
+DEFAULT_MAX_ENCODINGS = 2
+_RAW_CHUNK = 64 * 1024
+_DECODE_CHUNK = 64 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+_REPLACEMENT_REF = b"&#xFFFD;"
+# The monotonic time by which the current fetch (in this thread) must end.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "feed_fetch_deadline", default=None
+)
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _BENIGN_BOZO = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 _HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
@@ -129,13 +154,18 @@ class FeedFetcher:
     threads at once.
 
     Args:
-        timeout: Seconds allowed per request, covering connect, each read and
-            the whole download including redirects.
-        max_bytes: Largest accepted (decoded) body; larger ones are aborted.
+        timeout: Seconds allowed per fetch in total: connect, TLS, headers and
+            body of every redirect hop, however slowly the server sends them.
+        max_bytes: Largest accepted body, counted both as received and as
+            decoded (after ``Content-Encoding``); larger ones are aborted.
         max_redirects: Redirect hops followed before giving up.
         allow_private: Allow loopback/private hosts (tests, self-hosting).
         user_agent: ``User-Agent`` header sent with every request.
         transport: Optional httpx transport (e.g. ``httpx.MockTransport``).
+            Without one, connections are pinned to checked addresses and the
+            total deadline is enforced on every socket operation.
+        max_entries: Most entries :meth:`fetch` returns per feed (the newest).
+        max_encodings: Most stacked ``Content-Encoding`` layers accepted.
     """
 
     def __init__(
@@ -146,17 +176,26 @@ class FeedFetcher:
         allow_private: bool = False,
         user_agent: str = DEFAULT_USER_AGENT,
         transport: httpx.BaseTransport | None = None,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_encodings: int = DEFAULT_MAX_ENCODINGS,
     ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.allow_private = allow_private
         self.user_agent = user_agent
+        self.max_entries = max_entries
+        self.max_encodings = max_encodings
+        # trust_env=False: an environment proxy would resolve and connect on
+        # its own, around the address pinning.
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
-            transport=transport,
-            headers={"User-Agent": user_agent},
+            transport=transport or _GuardedTransport(allow_private=allow_private),
+            headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+            trust_env=False,
         )
 
     def close(self) -> None:
@@ -210,7 +249,12 @@ class FeedFetcher:
                 http_status=response.status,
             )
         try:
-            result = parse_feed(response.body, url=response.url, content_type=response.content_type)
+            result = parse_feed(
+                response.body,
+                url=response.url,
+                content_type=response.content_type,
+                max_entries=self.max_entries,
+            )
         except Exception as exc:  # a parser bug must not take the poller down
             log.exception("feed %s: parser crashed", url)
             result = FetchResult("error", error=f"could not parse feed: {_one_line(exc)}")
@@ -237,7 +281,7 @@ class FeedFetcher:
                 redirect problem or an HTTP status other than 2xx.
         """
         response = self._get_ok(url, {"Accept": "text/html, application/xhtml+xml, */*;q=0.8"})
-        return _decode(response.body, response.content_type)
+        return scrub_text(_decode(response.body, response.content_type))
 
     def fetch_json(self, url: str) -> Any:
         """Fetch a JSON document and return it decoded.
@@ -246,15 +290,19 @@ class FeedFetcher:
             url: Document URL (http or https).
 
         Returns:
-            The decoded JSON value.
+            The decoded JSON value. Invalid UTF-8 bytes and lone surrogate
+            escapes (``"\\ud800"``) become U+FFFD instead of failing the
+            document, so every string in it encodes as UTF-8.
 
         Raises:
             FetchError: As for :meth:`fetch_text`, or the body is not JSON.
         """
         response = self._get_ok(url, {"Accept": JSON_ACCEPT})
         try:
-            return json.loads(response.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            return scrub_json(_loads(response.body))
+        except RecursionError as exc:  # hostile nesting (json.loads recurses per level)
+            raise FetchError("invalid JSON: nested too deeply") from exc
+        except ValueError as exc:
             raise FetchError(f"invalid JSON: {_one_line(exc)}") from exc
 
     def _get_ok(self, url: str, headers: dict[str, str]) -> _Response:
@@ -266,12 +314,17 @@ class FeedFetcher:
     def _get(self, url: str, headers: dict[str, str]) -> _Response:
         """GET ``url`` following redirects; raise FetchError on any failure."""
         deadline = time.monotonic() + self.timeout
+        token = _DEADLINE.set(deadline)
         try:
             return self._follow(url, headers, deadline)
         except httpx.TimeoutException as exc:
             raise FetchError(self._timeout_message()) from exc
+        except UnsafeUrl as exc:  # raised by the pinning backend at connect time
+            raise FetchError(str(exc)) from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise FetchError(f"network error: {_one_line(exc)}") from exc
+        finally:
+            _DEADLINE.reset(token)
 
     def _follow(self, url: str, headers: dict[str, str], deadline: float) -> _Response:
         seen: set[str] = set()
@@ -309,17 +362,33 @@ class FeedFetcher:
             return _Response(str(response.url), response.status_code, response.headers, body)
 
     def _read_capped(self, response: httpx.Response, deadline: float) -> bytes:
+        """Read raw bytes and decode them here, never past ``max_bytes`` either way.
+
+        httpx's own decoders inflate a whole chunk at once (a 64 KiB chunk of
+        a gzip bomb is 64 MiB), and stack any number of encodings, so the raw
+        stream is read and decoded by :class:`_BodyDecoder` instead.
+        """
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise FetchError(self._too_large_message())
+        decoder = _BodyDecoder(response.headers.get("content-encoding", ""), self.max_encodings)
         buffer = bytearray()
-        for chunk in response.iter_bytes():
-            buffer.extend(chunk)
-            if len(buffer) > self.max_bytes:
+        received = 0
+        for raw in response.iter_raw(_RAW_CHUNK):
+            received += len(raw)
+            if received > self.max_bytes:
                 raise FetchError(self._too_large_message())
+            self._append_capped(buffer, decoder.decode(raw))
             if time.monotonic() > deadline:
                 raise FetchError(self._timeout_message())
+        self._append_capped(buffer, decoder.finish())
         return bytes(buffer)
+
+    def _append_capped(self, buffer: bytearray, pieces: Iterable[bytes]) -> None:
+        for piece in pieces:
+            buffer.extend(piece)
+            if len(buffer) > self.max_bytes:
+                raise FetchError(self._too_large_message())
 
     def _too_large_message(self) -> str:
         return f"response larger than {self.max_bytes} bytes"
@@ -328,13 +397,258 @@ class FeedFetcher:
         return f"timed out after {self.timeout:g}s"
 
 
-def parse_feed(data: bytes, *, url: str = "", content_type: str = "") -> FetchResult:
+def scrub_text(text: str) -> str:
+    """Return ``text`` made encodable as UTF-8.
+
+    Lone surrogates (from a JSON ``"\\ud800"`` escape or a broken decoder)
+    become U+FFFD; a valid surrogate pair left split becomes its character.
+
+    Args:
+        text: Any string.
+
+    Returns:
+        ``text`` itself when it is already valid, else the repaired copy.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def scrub_json(value: Any) -> Any:
+    """Apply :func:`scrub_text` to every string (keys too) in a decoded JSON value.
+
+    Args:
+        value: A value as returned by :func:`json.loads`.
+
+    Returns:
+        The same structure with every string encodable as UTF-8.
+    """
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, list):
+        return [scrub_json(item) for item in value]
+    if isinstance(value, dict):
+        return {scrub_text(str(key)): scrub_json(item) for key, item in value.items()}
+    return value
+
+
+# Network layer ---------------------------------------------------------------
+
+
+def _time_left(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` cut to what is left of the current fetch's total deadline."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("total time limit reached")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every operation ends by the fetch's total deadline.
+
+    httpx's timeouts apply to each socket operation, so a server sending one
+    byte per second never trips a read timeout; bounding each operation by
+    the time left bounds the whole response.
+    """
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, left))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Connects only to addresses that passed the SSRF check, within the deadline.
+
+    The host is resolved once per connection by
+    :func:`knowledge.urlsafety.resolve_checked`, and the socket goes to one of
+    exactly those addresses (an IP literal), so a DNS answer that changes
+    between the check and the connection cannot reach an internal host. The
+    request keeps the host name: httpcore sends it as ``Host`` and as TLS SNI
+    and checks the certificate against it.
+    """
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = resolve_checked(host, port, allow_private=self.allow_private)
+        error: Exception | None = None
+        for address in addresses:
+            left = _time_left(timeout, httpcore.ConnectTimeout)
+            try:
+                stream = super().connect_tcp(
+                    str(address), port, left, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:
+                log.debug("connect to %s (%s) port %d failed: %s", host, address, port, exc)
+                error = exc
+                continue
+            return _DeadlineStream(stream)
+        raise error or httpcore.ConnectError(f"no address to connect to for {host}")
+
+
+class _GuardedTransport(httpx.HTTPTransport):
+    """httpx's HTTP transport on top of :class:`_GuardedBackend`."""
+
+    def __init__(self, allow_private: bool) -> None:
+        super().__init__(trust_env=False)
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        # httpx 0.28 has no argument for httpcore's network backend; the
+        # transport keeps its httpcore pool in ``_pool``, so replace that.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_GuardedBackend(allow_private),
+        )
+
+
+# Content-Encoding ------------------------------------------------------------
+
+
+class _ZlibLayer:
+    """One ``gzip`` or ``deflate`` layer, inflating at most one chunk per step."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+        self._inflater = zlib.decompressobj(self._wbits)
+        self._started = False
+        self._done = False
+
+    def decode(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
+        """Decoded pieces of at most ``_DECODE_CHUNK`` bytes for ``pieces``."""
+        for data in pieces:
+            yield from self._feed(data)
+
+    def _feed(self, data: bytes) -> Iterator[bytes]:
+        more = True  # zlib may hold output even when all input is consumed
+        while not self._done and (data or more):
+            if self._inflater.eof:
+                data = self._inflater.unused_data + data
+                if not data:
+                    return
+                data = self._next_member(data)
+                continue
+            out = self._inflate(data)
+            more = len(out) == _DECODE_CHUNK
+            data = self._inflater.unconsumed_tail
+            if out:
+                yield out
+
+    def _inflate(self, data: bytes) -> bytes:
+        try:
+            out = self._inflater.decompress(data, _DECODE_CHUNK)
+        except zlib.error as exc:
+            if self.encoding != "deflate" or self._started:
+                raise FetchError(f"invalid {self.encoding} body: {_one_line(exc)}") from exc
+            # "deflate" is often sent raw, without the zlib header.
+            self._wbits = -zlib.MAX_WBITS
+            self._inflater = zlib.decompressobj(self._wbits)
+            out = self._inflater.decompress(data, _DECODE_CHUNK)
+        self._started = True
+        return out
+
+    def _next_member(self, rest: bytes) -> bytes:
+        """Start the next gzip member in ``rest``; ignore anything else after the end."""
+        if self.encoding == "gzip" and rest[:2] == _GZIP_MAGIC[: len(rest[:2])]:
+            self._inflater = zlib.decompressobj(self._wbits)
+            return rest
+        log.debug("ignoring %d bytes after the end of the %s body", len(rest), self.encoding)
+        self._done = True
+        return b""
+
+
+class _BodyDecoder:
+    """Decodes a ``Content-Encoding`` chain in bounded steps.
+
+    Args:
+        content_encoding: The response's ``Content-Encoding`` header.
+        max_layers: Most encodings (other than ``identity``) accepted.
+
+    Raises:
+        FetchError: Too many layers or an encoding that cannot be decoded with
+            bounded output (``br``, ``zstd``, ...; they are never requested).
+    """
+
+    _SUPPORTED = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
+
+    def __init__(self, content_encoding: str, max_layers: int) -> None:
+        names = [name.strip().lower() for name in content_encoding.split(",")]
+        names = [name for name in names if name and name != "identity"]
+        if len(names) > max_layers:
+            raise FetchError(
+                f"too many content encodings ({len(names)}, at most {max_layers}): "
+                f"{_one_line(ValueError(content_encoding))}"
+            )
+        unknown = [name for name in names if name not in self._SUPPORTED]
+        if unknown:
+            raise FetchError(f"unsupported content encoding {unknown[0]!r}")
+        # Encodings are listed in the order applied, so decode from the last.
+        self._layers = [_ZlibLayer(self._SUPPORTED[name]) for name in reversed(names)]
+
+    def decode(self, raw: bytes) -> Iterator[bytes]:
+        """Decoded pieces (each at most one chunk) of the next raw bytes."""
+        pieces: Iterable[bytes] = (raw,)
+        for layer in self._layers:
+            pieces = layer.decode(pieces)
+        return iter(pieces)
+
+    def finish(self) -> Iterator[bytes]:
+        """Output still held by the layers once the raw stream has ended."""
+        return self.decode(b"")
+
+
+# Parsing ---------------------------------------------------------------------
+
+
+def parse_feed(
+    data: bytes, *, url: str = "", content_type: str = "", max_entries: int | None = None
+) -> FetchResult:
     """Parse RSS/Atom bytes into a :class:`FetchResult` (status ok or error).
+
+    Character references to characters XML does not allow (``&#xD800;``,
+    ``&#1114112;``, ``&#0;``) become U+FFFD first, so one bad reference does
+    not fail the whole feed; every string in the result encodes as UTF-8.
 
     Args:
         data: The raw feed document.
         url: Where it came from; relative links are resolved against it.
         content_type: The response ``Content-Type``, used for the charset.
+        max_entries: Keep at most this many entries, the newest (``None``: all).
 
     Returns:
         ``status="ok"`` with deduplicated entries, or ``status="error"`` when
@@ -344,9 +658,12 @@ def parse_feed(data: bytes, *, url: str = "", content_type: str = "") -> FetchRe
     # ("1234") against the feed URL, so they would change when a feed moves.
     # Links and HTML are made absolute here instead.
     headers = {"content-type": content_type} if content_type else {}
-    parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
+    parsed = feedparser.parse(io.BytesIO(fix_char_refs(data)), response_headers=headers)
     title = _clean(parsed.feed.get("title", ""))
     entries = dedupe_entries(_entry(raw, url) for raw in parsed.entries)
+    if max_entries is not None and len(entries) > max_entries:
+        log.info("feed %s: keeping the newest %d of %d entries", url, max_entries, len(entries))
+        entries = newest_entries(entries, max_entries)
     if entries:
         if parsed.get("bozo"):
             log.debug(
@@ -359,6 +676,66 @@ def parse_feed(data: bytes, *, url: str = "", content_type: str = "") -> FetchRe
     if not parsed.get("version"):
         return FetchResult("error", error=f"not an RSS or Atom feed ({_media_type(content_type)})")
     return FetchResult("ok", feed_title=title)
+
+
+def newest_entries(entries: list[FeedEntry], limit: int) -> list[FeedEntry]:
+    """Keep the ``limit`` newest entries, in their feed order.
+
+    Entries are ranked by update time, then publication date; undated
+    entries rank oldest, and ties go to the entry earlier in the feed (feeds
+    list newest first).
+
+    Args:
+        entries: Entries in feed order.
+        limit: How many to keep.
+
+    Returns:
+        At most ``limit`` entries.
+    """
+    if len(entries) <= limit:
+        return list(entries)
+    ranked = sorted(
+        range(len(entries)),
+        key=lambda index: (entries[index].updated or entries[index].published, -index),
+        reverse=True,
+    )
+    kept = sorted(ranked[: max(0, limit)])
+    return [entries[index] for index in kept]
+
+
+def fix_char_refs(data: bytes) -> bytes:
+    """Replace numeric character references to characters XML forbids with U+FFFD.
+
+    feedparser crashes on ``&#xD800;`` (a surrogate) and ``&#1114112;``
+    (beyond Unicode) and the strict parser gives up on ``&#0;``; valid
+    references are left alone. Only ASCII-compatible encodings are seen
+    (a UTF-16 feed's references do not match and pass through).
+
+    Args:
+        data: Raw XML bytes.
+
+    Returns:
+        The bytes with each bad reference replaced by ``&#xFFFD;``.
+    """
+    if b"&#" not in data:
+        return data
+    return _CHAR_REF.sub(_checked_char_ref, data)
+
+
+def _checked_char_ref(match: re.Match[bytes]) -> bytes:
+    hex_digits, decimal_digits = match.groups()
+    digits = hex_digits or decimal_digits
+    if len(digits) > 8:  # beyond U+10FFFF whatever the digits
+        return _REPLACEMENT_REF
+    code = int(digits, 16 if hex_digits else 10)
+    return match.group(0) if _is_xml_char(code) else _REPLACEMENT_REF
+
+
+def _is_xml_char(code: int) -> bool:
+    """XML 1.0 ``Char``: tab, newline, CR and U+0020..U+10FFFF minus surrogates, FFFE, FFFF."""
+    if code in (0x9, 0xA, 0xD):
+        return True
+    return 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
 
 
 def dedupe_entries(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
@@ -408,26 +785,27 @@ def _entry(raw: feedparser.FeedParserDict, base_url: str) -> FeedEntry:
     title = _clean(raw.get("title", ""))
     published_at = raw.get("published_parsed") or raw.get("updated_parsed")
     published = _iso_date(published_at)
-    guid = (raw.get("id") or "").strip() or link or _synthetic_guid(title, published)
+    guid = scrub_text(str(raw.get("id") or "")).strip() or link
     return FeedEntry(
-        guid=guid,
+        guid=guid or _synthetic_guid(title, published),
         link=link,
         title=title,
         published=published,
         updated=_iso_datetime(raw.get("updated_parsed")),
-        summary_html=_absolute_html(raw.get("summary", "") or "", base_url),
+        summary_html=_absolute_html(str(raw.get("summary", "") or ""), base_url),
         content_html=_absolute_html(_content_html(raw.get("content") or []), base_url),
         author=_clean(raw.get("author", "")),
     )
 
 
 def _absolute(link: str, base_url: str) -> str:
-    link = link.strip()
+    link = scrub_text(str(link)).strip()
     return urljoin(base_url, link) if link and base_url else link
 
 
 def _absolute_html(markup: str, base_url: str) -> str:
     """Make relative ``href``/``src`` URLs in ``markup`` absolute."""
+    markup = scrub_text(markup)
     if not markup or not base_url:
         return markup
     try:
@@ -487,8 +865,16 @@ def _media_type(content_type: str) -> str:
     return f"content type {media}" if media else "no content type"
 
 
-def _clean(text: str) -> str:
-    return " ".join(str(text).split())
+def _clean(text: object) -> str:
+    return " ".join(scrub_text(str(text)).split())
+
+
+def _loads(body: bytes) -> Any:
+    """``json.loads`` that turns invalid UTF-8 into U+FFFD instead of failing."""
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        return json.loads(body.decode("utf-8", errors="replace"))
 
 
 def _one_line(exc: BaseException) -> str:

@@ -4,12 +4,15 @@ Used to backfill a newsletter's archive: ``/api/v1/archive`` lists post
 summaries newest first, ``/api/v1/posts/<slug>`` returns one post with its
 ``body_html``. For paid posts the body is only the public preview. All
 requests go through :class:`knowledge.feeds.FeedFetcher`, so the same URL
-safety, size and time limits apply, and they are paced to stay polite.
+safety, size and time limits apply, and they are paced to stay polite. A
+backfill reads at most ``max_posts`` posts' worth of archive pages, so an
+archive that never ends (or lists only threads forever) still stops.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -20,11 +23,12 @@ from urllib.parse import quote, urlsplit
 
 from bs4 import BeautifulSoup
 
-from knowledge.feeds import FeedFetcher, FetchError
+from knowledge.feeds import FeedFetcher, FetchError, scrub_text
 
 log = logging.getLogger(__name__)
 
 TEXT_POST_TYPES = frozenset({"newsletter", "podcast"})
+DEFAULT_MAX_POSTS = 500
 _SUBSTACK_DOMAIN = "substack.com"
 _NON_PUBLICATION_SUBDOMAINS = frozenset({"www", "open", "api", "cdn", "on", "support", "read"})
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -70,6 +74,9 @@ class SubstackClient:
         page_size: Archive page size requested (``limit``).
         pace_seconds: Pause between consecutive requests.
         sleep: Sleep function (injected in tests).
+        max_posts: Safety cap per backfill (``SUBSTACK_MAX_POSTS``): at most
+            this many posts are yielded, and at most this many posts' worth
+            of archive pages are read, by one :meth:`iter_archive` call.
 
     Attributes:
         failures: Number of posts that could not be fetched and were skipped.
@@ -83,9 +90,13 @@ class SubstackClient:
         page_size: int = 12,
         pace_seconds: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        max_posts: int = DEFAULT_MAX_POSTS,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        if max_posts < 1:
+            raise ValueError("max_posts must be at least 1")
+        self.max_posts = max_posts
         self.fetcher = fetcher
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
@@ -102,7 +113,9 @@ class SubstackClient:
         :attr:`failures` and skipped.
 
         Args:
-            max_posts: Stop after yielding this many posts (``None``: all).
+            max_posts: Stop after yielding this many posts (``None``: as
+                many as the client's ``max_posts`` cap allows; a larger value
+                is cut to that cap).
 
         Yields:
             One :class:`SubstackPost` per post.
@@ -110,7 +123,8 @@ class SubstackClient:
         Raises:
             FetchError: An archive page could not be fetched or is not a list.
         """
-        if max_posts is not None and max_posts <= 0:
+        limit = self.max_posts if max_posts is None else min(max_posts, self.max_posts)
+        if limit <= 0:
             return
         yielded = 0
         for summary in self._iter_summaries():
@@ -119,7 +133,7 @@ class SubstackClient:
                 continue
             yield post
             yielded += 1
-            if max_posts is not None and yielded >= max_posts:
+            if yielded >= limit:
                 return
 
     def fetch_post(self, slug: str) -> SubstackPost:
@@ -157,10 +171,19 @@ class SubstackClient:
         return [item for item in data if isinstance(item, dict)]
 
     def _iter_summaries(self) -> Iterator[dict[str, Any]]:
-        """Text-post summaries across all archive pages, each slug once."""
+        """Text-post summaries across the archive pages (at most the cap's worth), each slug once."""
         seen: set[str] = set()
         offset = 0
-        while True:
+        max_pages = math.ceil(self.max_posts / self.page_size)
+        for page_number in range(max_pages + 1):
+            if page_number == max_pages:
+                log.warning(
+                    "substack %s: stopping after %d archive pages (cap of %d posts)",
+                    self.base_url,
+                    max_pages,
+                    self.max_posts,
+                )
+                return
             page = self.archive_page(offset)
             if not page:
                 return
@@ -217,20 +240,20 @@ class SubstackClient:
             value = data.get(key)
             return summary.get(key) if value in (None, "") else value
 
-        slug = str(pick("slug") or "")
-        audience = str(pick("audience") or "everyone")
+        slug = _plain(pick("slug"))
+        audience = _plain(pick("audience")) or "everyone"
         return SubstackPost(
             slug=slug,
             title=_text(pick("title")),
             subtitle=_text(pick("subtitle")),
             post_date=iso_date(pick("post_date")),
-            canonical_url=str(pick("canonical_url") or f"{self.base_url}/p/{slug}"),
+            canonical_url=_plain(pick("canonical_url")) or f"{self.base_url}/p/{slug}",
             audience=audience,
             paid=audience == "only_paid",
-            body_html=str(data.get("body_html") or ""),
+            body_html=_plain(data.get("body_html")),
             description=_text(pick("description")),
             post_id=_int_or_none(pick("id")),
-            post_type=str(pick("type") or "newsletter"),
+            post_type=_plain(pick("type")) or "newsletter",
         )
 
 
@@ -296,15 +319,20 @@ def _substack_hosted_base(host: str, path: str) -> str | None:
 
 
 def _slug(item: dict[str, Any]) -> str:
-    return str(item.get("slug") or "").strip()
+    return _plain(item.get("slug")).strip()
 
 
 def _post_type(item: dict[str, Any]) -> str:
     return str(item.get("type") or "newsletter")
 
 
+def _plain(value: Any) -> str:
+    """``value`` as a string that encodes as UTF-8 (``""`` for None/empty)."""
+    return scrub_text(str(value or ""))
+
+
 def _text(value: Any) -> str:
-    return " ".join(str(value or "").split())
+    return " ".join(_plain(value).split())
 
 
 def _int_or_none(value: Any) -> int | None:

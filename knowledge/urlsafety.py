@@ -7,9 +7,10 @@ loopback, private, link-local, multicast, reserved, unspecified or otherwise
 non-public addresses, so a feed URL cannot be used to probe the local network
 (server-side request forgery).
 
-The check resolves the host once; it does not pin the connection to the
-resolved address, so a hostile DNS server could still answer differently a
-moment later. That residual risk is accepted for a newsletter reader.
+A hostile DNS server could answer differently when the HTTP client connects
+a moment later (DNS rebinding), so the fetcher does not trust the check alone:
+it connects through :func:`resolve_checked`, which resolves the host once,
+checks every address and returns exactly the addresses to connect to.
 """
 
 from __future__ import annotations
@@ -62,6 +63,36 @@ def check_source_url(url: str, *, allow_private: bool = False) -> str:
         if reason:
             raise UnsafeUrl(f"refusing {normalised}: {host} resolves to {reason} address {address}")
     return normalised
+
+
+def resolve_checked(host: str, port: int, *, allow_private: bool = False) -> list[IPAddress]:
+    """Resolve ``host`` once and return the addresses a connection may use.
+
+    Connect to these addresses (IP literals), never to ``host`` again: a second
+    resolution could return a different, internal address.
+
+    Args:
+        host: Host name or IP literal (IPv6 without brackets).
+        port: Port to connect to (only passed to the resolver).
+        allow_private: Accept non-public addresses too.
+
+    Returns:
+        The resolved addresses, in resolver order, each once.
+
+    Raises:
+        UnsafeUrl: The host cannot be resolved, or (unless ``allow_private``)
+            any of its addresses is not public.
+    """
+    name = host.strip("[]").rstrip(".").lower()
+    addresses = list(dict.fromkeys(_resolve(name, port)))
+    if not allow_private:
+        for address in addresses:
+            reason = _refusal_reason(address)
+            if reason:
+                raise UnsafeUrl(
+                    f"refusing connection to {name}: it resolves to {reason} address {address}"
+                )
+    return addresses
 
 
 def is_public_address(address: str) -> bool:

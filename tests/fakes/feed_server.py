@@ -5,7 +5,10 @@ thread. Tests register RSS 2.0 / Atom feeds built from :class:`FakeEntry`
 objects (and may change them between polls), Substack API posts
 (:class:`FakePost`), or raw documents, and can script faults per path: an HTTP
 error status, a slow answer, malformed XML, an oversized body, a redirect loop
-or a redirect to another path. Every request is recorded with its headers.
+or a redirect to another path. Hostile modes imitate servers that attack the
+client: headers or body trickled a byte at a time, a body with any
+``Content-Encoding`` (a gzip bomb), and a Substack archive that never ends.
+Every request is recorded with its headers.
 ETag and Last-Modified validators are served, and conditional requests get a
 real ``304 Not Modified``.
 
@@ -42,6 +45,11 @@ MALFORMED_XML = (
     b"<title>Broken & unescaped</title><<not-a-tag>></channel"
 )
 _CHUNK = 64 * 1024
+TRICKLE_FEED = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Slow</title>'
+    b"<item><title>Eventually</title><guid>slow-1</guid></item></channel></rss>\n"
+)
+ENDLESS_PREFIX = "endless-"
 
 
 @dataclass
@@ -131,6 +139,9 @@ class _Fault:
     size: int = 0
     target: str = ""
     declare_length: bool = True
+    body: bytes = b""
+    encoding: str = ""
+    content_type: str = RSS_TYPE
 
 
 @dataclass
@@ -140,6 +151,7 @@ class _State:
     faults: dict[str, _Fault] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
     last_modified: datetime | None = None
+    endless_archive: bool = False
 
 
 class FakeFeedServer:
@@ -290,6 +302,45 @@ class FakeFeedServer:
         """Make ``path`` redirect to itself forever."""
         self.redirect(path, path)
 
+    def trickle_headers(self, path: str, interval: float = 0.5, padding: int = 200) -> None:
+        """Send the status line and headers of ``path`` one byte every ``interval`` s.
+
+        The body (a small valid feed) follows at full speed once the headers
+        are out, which with the default ``padding`` header takes minutes.
+        """
+        self._set_fault(path, _Fault("trickle_headers", delay=interval, size=padding))
+
+    def trickle_body(self, path: str, interval: float = 0.5) -> None:
+        """Send the headers of ``path`` at once, then its body one byte every ``interval`` s."""
+        self._set_fault(path, _Fault("trickle_body", delay=interval))
+
+    def encoded(
+        self,
+        path: str,
+        body: bytes,
+        content_encoding: str,
+        content_type: str = RSS_TYPE,
+    ) -> None:
+        """Serve ``body`` as is at ``path``, labelled with ``Content-Encoding``.
+
+        Args:
+            path: The path.
+            body: The already-encoded bytes (e.g. gzip of gzip of zeros).
+            content_encoding: Header value, e.g. ``"gzip, gzip"``.
+            content_type: ``Content-Type`` header value.
+        """
+        fault = _Fault("encoded", body=body, encoding=content_encoding, content_type=content_type)
+        self._set_fault(path, fault)
+
+    def endless_archive(self, enabled: bool = True) -> None:
+        """Make ``/api/v1/archive`` answer every offset with a full page of new posts.
+
+        Each listed post (slug ``endless-<n>``) is also served by
+        ``/api/v1/posts/<slug>``, so a client without a cap never stops.
+        """
+        with self._lock:
+            self._state.endless_archive = enabled
+
     def clear_fault(self, path: str) -> None:
         """Serve ``path`` normally again."""
         with self._lock:
@@ -336,15 +387,23 @@ class FakeFeedServer:
         offset = _int_param(params, "offset", 0)
         limit = _int_param(params, "limit", 12)
         with self._lock:
+            endless = self._state.endless_archive
             posts = sorted(
                 self._state.posts.values(), key=lambda post: post.post_date, reverse=True
             )
+        if endless:
+            posts = [_endless_post(number) for number in range(offset, offset + limit)]
+            offset = 0
         page = posts[offset : offset + limit]
         return json.dumps([self._post_summary(post) for post in page]).encode("utf-8")
 
     def _post_json(self, slug: str) -> bytes | None:
         with self._lock:
             post = self._state.posts.get(slug)
+            endless = self._state.endless_archive
+        if post is None and endless and slug.startswith(ENDLESS_PREFIX):
+            number = slug.removeprefix(ENDLESS_PREFIX)
+            post = _endless_post(int(number)) if number.isdigit() else None
         if post is None:
             return None
         data = self._post_summary(post)
@@ -469,6 +528,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._oversized(fault.size, fault.declare_length)
         elif fault.kind == "redirect":
             self._send(fault.status, b"", "text/plain", extra={"Location": fault.target})
+        elif fault.kind == "trickle_headers":
+            self._trickle_headers(fault.delay, fault.size)
+        elif fault.kind == "trickle_body":
+            self._trickle_body(fault.delay)
+        elif fault.kind == "encoded":
+            self._send(
+                200, fault.body, fault.content_type, extra={"Content-Encoding": fault.encoding}
+            )
         else:
             raise ValueError(f"unknown fault {fault.kind!r}")
 
@@ -493,6 +560,34 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"x" * chunk)
             remaining -= chunk
         self.wfile.flush()
+
+    def _trickle(self, data: bytes, interval: float) -> None:
+        """Write ``data`` one byte at a time; stop early when the server stops."""
+        for index in range(len(data)):
+            if self.fake._stopping.is_set():
+                return
+            self.wfile.write(data[index : index + 1])
+            self.wfile.flush()
+            self.fake._sleep(interval)
+
+    def _trickle_headers(self, interval: float, padding: int) -> None:
+        head = (
+            "HTTP/1.0 200 OK\r\n"
+            f"Content-Type: {RSS_TYPE}\r\n"
+            f"X-Padding: {'p' * padding}\r\n"
+            f"Content-Length: {len(TRICKLE_FEED)}\r\n\r\n"
+        ).encode("ascii")
+        self._trickle(head, interval)
+        if not self.fake._stopping.is_set():
+            self.wfile.write(TRICKLE_FEED)
+
+    def _trickle_body(self, interval: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", RSS_TYPE)
+        self.send_header("Content-Length", str(len(TRICKLE_FEED)))
+        self.end_headers()
+        self.wfile.flush()
+        self._trickle(TRICKLE_FEED, interval)
 
     def _send(
         self,
@@ -527,6 +622,16 @@ def _not_modified(headers: Message, resource: _Resource) -> bool:
     except (TypeError, ValueError):
         return False
     return email.utils.parsedate_to_datetime(resource.last_modified) <= since
+
+
+def _endless_post(number: int) -> FakePost:
+    """Post ``number`` of the endless archive (newest first: higher numbers are older)."""
+    return FakePost(
+        slug=f"{ENDLESS_PREFIX}{number}",
+        title=f"Endless {number}",
+        post_date=DEFAULT_DATE - timedelta(hours=number),
+        id=10_000_000 + number,
+    )
 
 
 def _atom_time(moment: datetime) -> str:

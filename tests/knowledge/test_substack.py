@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -22,10 +23,6 @@ class FakeSleep:
 
     def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
-
-
-
-
 
 
 @pytest.fixture
@@ -294,3 +291,96 @@ def test_substack_base_from_url(url: str, base: str | None) -> None:
 )
 def test_iso_date(raw: object, expected: str) -> None:
     assert iso_date(raw) == expected
+
+
+def test_endless_archive_stops_at_the_post_cap(
+    server: FakeFeedServer, fetcher: FeedFetcher, sleep: FakeSleep
+) -> None:
+    server.endless_archive()
+    client = _client(server, fetcher, sleep, max_posts=10)
+
+    posts = client.iter_archive()
+    assert inspect.isgenerator(posts)  # streamed, not collected
+    slugs = [post.slug for post in posts]
+
+    assert slugs == [f"endless-{n}" for n in range(10)]
+    assert len(server.requests_to("/api/v1/archive")) == 4  # ceil(10 / 3) pages
+
+
+def test_explicit_max_posts_cannot_exceed_the_cap(
+    server: FakeFeedServer, fetcher: FeedFetcher, sleep: FakeSleep
+) -> None:
+    server.endless_archive()
+    client = _client(server, fetcher, sleep, max_posts=5)
+
+    assert len(list(client.iter_archive(max_posts=1000))) == 5
+    assert len(list(client.iter_archive(max_posts=2))) == 2
+
+
+def test_endless_archive_ends_with_the_default_cap(
+    server: FakeFeedServer, fetcher: FeedFetcher, sleep: FakeSleep
+) -> None:
+    server.endless_archive()
+    client = _client(server, fetcher, sleep, page_size=50, pace_seconds=0)
+
+    assert client.max_posts == 500
+    assert sum(1 for _post in client.iter_archive()) == 500
+    assert len(server.requests_to("/api/v1/archive")) == 10
+
+
+def test_endless_archive_of_failing_posts_still_ends(
+    server: FakeFeedServer, fetcher: FeedFetcher, sleep: FakeSleep
+) -> None:
+    server.endless_archive()
+    for n in range(6):
+        server.fail(f"/api/v1/posts/endless-{n}", 500)
+    client = _client(server, fetcher, sleep, max_posts=6)
+
+    assert list(client.iter_archive()) == []
+    assert client.failures == 6
+    assert len(server.requests_to("/api/v1/archive")) == 2
+
+
+def test_max_posts_must_be_positive(fetcher: FeedFetcher) -> None:
+    with pytest.raises(ValueError, match="max_posts"):
+        SubstackClient(fetcher, "https://x.substack.com", max_posts=0)
+
+
+def test_lone_surrogate_in_a_post_does_not_poison_it(
+    server: FakeFeedServer, fetcher: FeedFetcher, sleep: FakeSleep
+) -> None:
+    server.add_post(
+        FakePost(
+            "bad-title",
+            "Bad \ud800 title",
+            START,
+            "<p>Body \udfff with a lone surrogate</p>",
+            subtitle="Sub \ud83d",
+        )
+    )
+    server.add_post(FakePost("fine", "Fine", START - timedelta(days=1)))
+
+    posts = list(_client(server, fetcher, sleep).iter_archive())
+
+    assert [post.slug for post in posts] == ["bad-title", "fine"]
+    bad = posts[0]
+    assert bad.title == "Bad \ufffd title"
+    assert bad.subtitle == "Sub \ufffd"
+    assert bad.body_html == "<p>Body \ufffd with a lone surrogate</p>"
+    for post in posts:
+        for text in (post.title, post.subtitle, post.body_html, post.description, post.slug):
+            text.encode("utf-8")
+
+
+def test_invalid_utf8_byte_in_a_post_is_replaced(
+    server: FakeFeedServer, fetcher: FeedFetcher, sleep: FakeSleep
+) -> None:
+    server.set_raw(
+        "/api/v1/posts/latin",
+        b'{"slug": "latin", "title": "Caf\xe9 notes", "body_html": "<p>ok</p>"}',
+        "application/json",
+    )
+
+    post = _client(server, fetcher, sleep).fetch_post("latin")
+
+    assert (post.title, post.body_html) == ("Caf\ufffd notes", "<p>ok</p>")

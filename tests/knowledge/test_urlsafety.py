@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from knowledge.urlsafety import UnsafeUrl, check_source_url, is_public_address
+from knowledge.urlsafety import UnsafeUrl, check_source_url, is_public_address, resolve_checked
 
 PUBLIC_IP = "93.184.216.34"
 
@@ -159,3 +159,26 @@ def test_normalisation(url: str, expected: str) -> None:
 )
 def test_is_public_address(address: str, public: bool) -> None:
     assert is_public_address(address) is public
+
+
+def test_resolve_checked_returns_the_addresses_to_connect_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        socket, "getaddrinfo", _resolver(PUBLIC_IP, PUBLIC_IP, "2606:2800:220:1::1")
+    )
+    addresses = resolve_checked("news.example.com", 443)
+    assert [str(address) for address in addresses] == [PUBLIC_IP, "2606:2800:220:1::1"]
+
+
+def test_resolve_checked_refuses_any_internal_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket, "getaddrinfo", _resolver(PUBLIC_IP, "169.254.169.254"))
+    with pytest.raises(
+        UnsafeUrl,
+        match=r"^refusing connection to meta\.example: it resolves to link-local address 169\.254\.169\.254$",
+    ):
+        resolve_checked("meta.example", 80)
+    assert [str(a) for a in resolve_checked("meta.example", 80, allow_private=True)] == [
+        PUBLIC_IP,
+        "169.254.169.254",
+    ]
