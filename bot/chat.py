@@ -1,8 +1,14 @@
-"""``digestbot chat``: the bot's conversation in a terminal, through the same handlers."""
+"""``digestbot chat``: the bot's conversation in a terminal, through the same handlers.
+
+Opened on an embedded store, the chat owns it (see :mod:`knowledge.ownership`): embedded
+Chroma serves one process, so documents are added from inside the chat (``/ingest PATH``),
+and a ``digestbot ingest`` from another shell hands its work to the chat over a local socket.
+"""
 
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 from typing import TextIO
 
@@ -10,11 +16,29 @@ from bot import conversation as convo
 from bot.rendering import issues_text, paper_card_text, stats_text
 from knowledge.arxiv_ids import InvalidArxivId
 from knowledge.config import Settings
+from knowledge.models import IngestReport
 
 log = logging.getLogger(__name__)
 
 HELP = """Ask anything, e.g. "what did the digest say about QLoRA?". Follow-ups ("and its limits?") use the previous question.
-Commands: /paper ID  ·  /latest [digest]  ·  /sources  ·  /more  ·  /help  ·  /quit"""
+Commands: /paper ID  ·  /latest [digest]  ·  /sources  ·  /ingest PATH_OR_URL...  ·  /more  ·  /help  ·  /quit"""
+
+
+def ingest_summary(report: IngestReport) -> str:
+    """The summary of an ingest, as ``digestbot ingest`` prints it."""
+    lines = [
+        f"documents: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.failed} failed; chunks embedded: {report.chunks_embedded}; {report.seconds:.1f} s"
+    ]
+    lines += [f"  skipped {source}: {reason}" for source, reason in report.failures]
+    return "\n".join(lines)
+
+
+def _owner_note() -> str:
+    return (
+        "This chat owns the embedded store (embedded Chroma serves one process at a time): add documents here with "
+        "/ingest PATH_OR_URL...; `.venv/bin/digestbot ingest PATH_OR_URL...` in another shell hands its work to this chat."
+    )
 
 
 def run_chat(settings: Settings, *, stdin: TextIO | None = None, stdout: TextIO | None = None, kb=None) -> int:  # noqa: ANN001
@@ -24,18 +48,48 @@ def run_chat(settings: Settings, *, stdin: TextIO | None = None, stdout: TextIO 
         settings: Configuration.
         stdin: Where questions come from (default: the terminal).
         stdout: Where answers go.
-        kb: A KnowledgeBase to use (default: one opened from the settings).
+        kb: A KnowledgeBase to use (default: one opened from the settings; on an embedded
+            store this process then owns the store until the chat ends).
+
+    Raises:
+        StoreOwned: Another process (a bot, another chat) owns the embedded store.
     """
     stdin = stdin or sys.stdin
     out = stdout or sys.stdout
-    if kb is None:
-        from knowledge.facade import KnowledgeBase
+    own = kb is None
+    if own:
+        kb = _open_owned(settings)
+    try:
+        return _converse(kb, stdin, out, owner=own and not settings.chroma_host)
+    finally:
+        if own:
+            kb.close()
 
+
+def _open_owned(settings: Settings):  # noqa: ANN202 - KnowledgeBase (imported lazily)
+    from knowledge.facade import KnowledgeBase
+    from knowledge.ownership import claim_store
+
+    ownership = claim_store(settings, "digestbot chat")
+    try:
         kb = KnowledgeBase(settings)
+    except BaseException:
+        if ownership is not None:
+            ownership.close()
+        raise
+    if ownership is not None:
+        ownership.serve(kb, settings)
+        kb.on_close.append(ownership.close)
+    return kb
+
+
+def _converse(kb, stdin: TextIO, out: TextIO, *, owner: bool) -> int:  # noqa: ANN001
     stats = kb.stats()
     print(f"digestbot — {stats.documents} documents, {stats.chunks} chunks indexed ({stats.store}).", file=out)
+    if owner:
+        print(_owner_note(), file=out)
     if stats.documents == 0:
-        print(convo.empty_index_hint(), file=out)
+        print(convo.empty_index_hint(in_chat=True), file=out)
     print(HELP, file=out)
     state = convo.Conversation()
     interactive = stdin.isatty()
@@ -56,11 +110,31 @@ def run_chat(settings: Settings, *, stdin: TextIO | None = None, stdout: TextIO 
     return 0
 
 
+def _ingest(kb, arg: str) -> str:  # noqa: ANN001
+    from bot.cli import _progress_bar
+    from knowledge.ingest_sources import ingest_inputs
+    from knowledge.store import StoreError
+
+    try:
+        inputs = shlex.split(arg)
+    except ValueError as exc:
+        return f"Could not read those paths: {exc}"
+    if not inputs:
+        return "Usage: /ingest PATH_OR_URL...  (files, folders, feed or Substack URLs)"
+    try:
+        report = ingest_inputs(kb, inputs, progress=_progress_bar(), settings=kb.settings)
+    except StoreError as exc:
+        return f"Could not ingest: {exc}"
+    return ingest_summary(report)
+
+
 def handle_line(kb, state: convo.Conversation, text: str) -> str:  # noqa: ANN001
     """One line of chat: a command or a question; returns the text to show."""
     cmd, _, arg = text.partition(" ")
     if cmd == "/help":
         return HELP
+    if cmd == "/ingest":
+        return _ingest(kb, arg)
     if cmd == "/paper":
         try:
             return paper_card_text(kb.paper(arg))

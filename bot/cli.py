@@ -54,19 +54,24 @@ def _progress_bar(total_hint: str = "documents"):  # noqa: ANN202
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from knowledge.ingest_sources import ingest_inputs
+    from knowledge.ownership import current_owner, ingest_through_owner
 
-    kb = _open_kb(settings)
-    report = ingest_inputs(kb, args.inputs, digest=args.digest, progress=_progress_bar(), settings=settings)
+    owner = None if settings.chroma_host else current_owner(settings.data_dir)
+    if owner is not None:
+        # embedded Chroma serves one process: the one that has the store open runs the ingest
+        print(f"{owner.label} owns the embedded store; it runs this ingest", file=sys.stderr)
+        report = ingest_through_owner(owner, list(args.inputs), digest=args.digest, progress=_progress_bar())
+    else:
+        from knowledge.ingest_sources import ingest_inputs
+
+        kb = _open_kb(settings)
+        report = ingest_inputs(kb, args.inputs, digest=args.digest, progress=_progress_bar(), settings=settings)
     if args.json:
         _print_json(report.to_json())
     else:
-        print(
-            f"documents: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{report.failed} failed; chunks embedded: {report.chunks_embedded}; {report.seconds:.1f} s"
-        )
-        for source, reason in report.failures:
-            print(f"  skipped {source}: {reason}")
+        from bot.chat import ingest_summary
+
+        print(ingest_summary(report))
     return 0 if not report.failed or (report.added + report.updated + report.unchanged) else 1
 
 
@@ -115,15 +120,29 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"documents: {stats.documents}")
     print(f"chunks:    {stats.chunks}")
+    if stats.orphan_chunks:
+        print(f"orphans:   {stats.orphan_chunks} chunks of an interrupted ingest (not searched; "
+              "ingesting the same inputs again replaces them)")
     print("digests:")
     for name, n in stats.digests.items():
         print(f"  {name}: {n}")
     print(f"papers:    {stats.papers}")
     print(f"model:     {stats.model}")
-    print(f"store:     {stats.store}")
+    print(f"store:     {stats.store}{_store_note(settings)}")
     if stats.last_update:
         print(f"updated:   {stats.last_update}")
     return 0
+
+
+def _store_note(settings: Settings) -> str:
+    """What a user should know about the store: embedded Chroma is single-process."""
+    if settings.chroma_host:
+        return ""
+    from knowledge.ownership import SINGLE_PROCESS_NOTE, current_owner
+
+    owner = current_owner(settings.data_dir)
+    held = f"; owned by {owner.label}: ingest through it" if owner else ""
+    return f" ({SINGLE_PROCESS_NOTE}{held}; several processes: use a Chroma server, CHROMA_HOST)"
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
@@ -153,7 +172,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     from knowledge.facade import KnowledgeBase
+    from knowledge.ownership import refuse_if_owned
 
+    if not settings.chroma_host:
+        refuse_if_owned(settings.data_dir, "reindex")
     kb = KnowledgeBase(settings, rebuild=True)
     n = kb.reindex(progress=_progress_bar())
     print(f"re-embedded {n} chunks with {kb.embedder.name}")
@@ -175,6 +197,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runner import poll_once
 
+    if not settings.chroma_host and not args.dry_run:
+        from knowledge.ownership import refuse_if_owned
+
+        refuse_if_owned(settings.data_dir, "poll")  # the owner (the bot) polls the feeds itself
     return poll_once(settings, dry_run=args.dry_run)
 
 
@@ -261,10 +287,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from knowledge.datadir import private_umask
     from knowledge.embeddings import set_threads
     from knowledge.service import KnowledgeUnavailable
     from knowledge.store import StoreError
 
+    private_umask()  # the data directory's files (store, state, health report) are the user's only
     if not (args.command == "run" and settings.knowledge_process):  # else the knowledge process sets its own
         set_threads(settings.torch_threads or (1 if args.command in SERVING_COMMANDS else None))
     try:

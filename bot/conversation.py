@@ -61,11 +61,23 @@ def ask(kb: KnowledgeBase | KnowledgeProcess, question: str, conversation: Conve
     return answer
 
 
-def empty_index_hint() -> str:
-    """What a newcomer with an empty index should run."""
+def empty_index_hint(*, in_chat: bool = False) -> str:
+    """What a newcomer with an empty index should run (commands that work as typed, from the repo).
+
+    Args:
+        in_chat: For the terminal chat, which owns the embedded store: ingest inside it.
+    """
+    if in_chat:
+        return (
+            "The index is empty. Fill it with the sample archive, here in the chat:\n"
+            "  /ingest ../shared/archive\n"
+            "or with your own files, feeds or Substack URLs:\n"
+            "  /ingest PATH_OR_URL...\n"
+            "(From another shell, `.venv/bin/digestbot ingest ../shared/archive` hands the work to this chat.)"
+        )
     return (
         "The index is empty. Fill it with the sample archive:\n"
-        "  digestbot ingest ../shared/archive\n"
+        "  .venv/bin/digestbot ingest ../shared/archive\n"
         "or with your own files, feeds or Substack URLs:\n"
-        "  digestbot ingest PATH_OR_URL..."
+        "  .venv/bin/digestbot ingest PATH_OR_URL..."
     )

@@ -77,7 +77,11 @@ class KnowledgeBase:
     ) -> None:
         self.settings = settings
         self.embedder = embedder or get_embedder(settings.embedding_model)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        from knowledge.datadir import secure_data_dir
+
+        secure_data_dir(settings.data_dir)  # 0700; what is already in it loses group/other access
+        #: Called by :meth:`close` (an ownership of the store to give up, say).
+        self.on_close: list[Callable[[], None]] = []
         self.store = ChromaStore(
             settings.data_dir,
             self.embedder.name,
@@ -494,18 +498,26 @@ class KnowledgeBase:
         papers = {r.doc_id.removeprefix("arxiv:") for r in self._records.values() if r.kind == "abstract"}
         papers |= set(self.lexical.all_mentioned_ids())
         last = max((r.ingested_at for r in self._records.values()), default=0.0)
+        # only chunks of complete documents count; the rest belong to an interrupted ingest
+        complete = sum(r.chunks for r in self._records.values())
         return Stats(
             documents=len(self._records),
-            chunks=self.store.count_chunks(),
+            chunks=complete,
             digests={**self.digests(), **({"arXiv (abstracts)": sum(1 for r in self._records.values() if r.kind == "abstract")} if any(r.kind == "abstract" for r in self._records.values()) else {})},
             papers=len(papers),
             model=self.embedder.name,
             store=self.store.location,
             last_update=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) if last else "",
+            orphan_chunks=max(0, self.store.count_chunks() - complete),
         )
 
     def close(self) -> None:
-        """Release the lexical index's database connection."""
+        """Run the :attr:`on_close` hooks, then release the lexical index's database connection."""
+        while self.on_close:
+            try:
+                self.on_close.pop()()
+            except Exception:  # noqa: BLE001 - closing goes on
+                log.exception("a close hook failed")
         self.lexical.close()
 
 

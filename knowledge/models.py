@@ -243,6 +243,8 @@ class Stats:
     model: str
     store: str
     last_update: str = ""
+    #: Chunks without a complete document (an interrupted ingest; the next ingest replaces them).
+    orphan_chunks: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

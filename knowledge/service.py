@@ -11,7 +11,10 @@ heartbeats never share a GIL with Chroma or the model.
 It offers the facade's public methods with the same arguments, results and exceptions
 (``StoreBusy``, ``ModelMismatch`` … are raised in the caller as themselves). The child
 serves several calls at once (questions keep being answered during an ingest) and is the
-only process that opens the embedded store. If the child dies, the calls waiting on it fail
+only process that opens the embedded store: it owns it (:mod:`knowledge.ownership`), so a
+``digestbot ingest`` from a shell hands its work to the child over a local socket, and
+other writers are refused with a message that says what to do. The child does not get
+``DISCORD_TOKEN``: neither in its settings nor in its environment. If the child dies, the calls waiting on it fail
 with :class:`KnowledgeUnavailable` and the next call starts a new one; if the bot's process
 dies, the child sees its pipe close and exits.
 """
@@ -120,15 +123,25 @@ def serve(conn: Connection, settings: Settings, log_level: int = logging.WARNING
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # Ctrl-C reaches the whole process group: the bot's process decides when this one stops
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from knowledge.datadir import private_umask
     from knowledge.embeddings import set_threads
     from knowledge.facade import KnowledgeBase
+    from knowledge.ownership import claim_store
 
+    private_umask()
     # one torch thread answers a question fastest here and leaves a core to the bot's process
     set_threads(settings.torch_threads or 1)
+    ownership = None
     try:
+        ownership = claim_store(settings, f"digestbot run (knowledge process of pid {os.getppid()})")
         kb = KnowledgeBase(settings)
         kb.embedder.encode(["warm up"])  # load the model now: "ready" means ready to answer
+        if ownership is not None:
+            ownership.serve(kb, settings)
+            kb.on_close.append(ownership.close)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        if ownership is not None:
+            ownership.close()
         conn.send(("failed", _portable(exc)))
         conn.close()
         return
@@ -172,6 +185,26 @@ def serve(conn: Connection, settings: Settings, log_level: int = logging.WARNING
 
 
 # -- the parent -------------------------------------------------------------------------
+
+#: Environment variables the knowledge process must not inherit.
+SECRET_ENV = ("DISCORD_TOKEN",)
+_ENV_LOCK = threading.Lock()
+
+
+def _start_without_token(process: Any) -> None:
+    """Start a spawned process without the secrets in its environment.
+
+    ``spawn`` execs a new interpreter with this process's environment (``.env`` was loaded
+    into it), and multiprocessing takes no ``env`` argument: the secrets are taken out of
+    ``os.environ`` while the child is exec'd, and put back at once.
+    """
+    with _ENV_LOCK:
+        saved = {name: os.environ.pop(name) for name in SECRET_ENV if name in os.environ}
+        try:
+            process.start()
+        finally:
+            os.environ.update(saved)
+
 
 
 @dataclass(slots=True)
@@ -285,7 +318,7 @@ class KnowledgeProcess:
         )
         self.starts += 1
         started = time.monotonic()
-        process.start()
+        _start_without_token(process)
         there.close()
         try:
             if not here.poll(self.start_timeout):
@@ -488,10 +521,25 @@ def open_knowledge(settings: Settings, *, wait: bool = True) -> Any:
 
     Returns:
         A :class:`KnowledgeProcess`, or a :class:`~knowledge.facade.KnowledgeBase` in this
-        process when ``settings.knowledge_process`` is false.
+        process when ``settings.knowledge_process`` is false. Either way the process that
+        opens an embedded store owns it (see :mod:`knowledge.ownership`) until closed.
+
+    Raises:
+        StoreOwned: Another process (a ``digestbot chat``, another bot) owns the embedded store.
     """
     if settings.knowledge_process:
         return KnowledgeProcess(settings, wait=wait)
     from knowledge.facade import KnowledgeBase
+    from knowledge.ownership import claim_store
 
-    return KnowledgeBase(settings)
+    ownership = claim_store(settings, "digestbot run")
+    try:
+        kb = KnowledgeBase(settings)
+    except BaseException:
+        if ownership is not None:
+            ownership.close()
+        raise
+    if ownership is not None:
+        ownership.serve(kb, settings)
+        kb.on_close.append(ownership.close)
+    return kb

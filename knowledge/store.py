@@ -11,6 +11,13 @@ Chroma is the single source of truth. Two collections:
 
 The same code path serves the embedded ``PersistentClient`` and a Chroma server
 (``HttpClient``) when ``CHROMA_HOST`` is set.
+
+Embedded Chroma is single-process: a process that has the store open does not see another
+process's writes safely (its next query fails with ``Error creating hnsw segment reader`` or
+``Error finding id``). One process owns an embedded store and the others hand it their
+ingests (:mod:`knowledge.ownership`); :meth:`ChromaStore.write_lock` refuses a writer while
+another process owns the store. A reader that sees another process's writes (the stamp
+changed, or Chroma fails that way) drops its cached client, reopens and retries once.
 """
 
 from __future__ import annotations
@@ -19,12 +26,13 @@ import contextlib
 import fcntl
 import logging
 import os
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -38,6 +46,9 @@ _BATCH = 1000
 # Chroma's bindings hold the GIL for a whole add: small slices keep a bot's event loop
 # responsive during an ingest (measured in bench/responsiveness.py) at ~3-5% ingest cost.
 _ADD_SLICE = 64
+_T = TypeVar("_T")
+#: What Chroma's embedded bindings say when another process changed the store under them.
+_STALE_SIGNS = ("hnsw", "Error finding id", "Nothing found on disk")
 
 
 class StoreError(RuntimeError):
@@ -119,6 +130,9 @@ class ChromaStore:
         self.host = host
         self.port = port
         settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        self._settings = settings
+        self._reopen_lock = threading.Lock()
+        self._generation = 0
         if host:
             self.location = f"chroma server http://{host}:{port}"
             try:
@@ -135,6 +149,70 @@ class ChromaStore:
         self._count: tuple[int, float] | None = None
         self._chunks = self._open_chunks()
         self._docs = self._client.get_or_create_collection(DOCUMENTS, embedding_function=None)
+        self._seen_stamp = self._read_stamp()
+
+    # -- another process's writes (embedded store) --------------------------
+    def _is_stale_error(self, exc: BaseException) -> bool:
+        if self.host:
+            return False
+        from chromadb.errors import InternalError
+
+        return isinstance(exc, InternalError) or any(sign in str(exc) for sign in _STALE_SIGNS)
+
+    def reopen(self, generation: int | None = None) -> None:
+        """Drop the cached embedded client and open the store again (sees other processes' writes).
+
+        chromadb caches one system per path (``SharedSystemClient``); a new ``PersistentClient``
+        on the same path would get the stale one back, so this store's entry is removed first.
+
+        Args:
+            generation: Reopen only if nobody reopened since this generation (concurrent callers).
+        """
+        if self.host:
+            return
+        import chromadb
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        with self._reopen_lock:
+            if generation is not None and generation != self._generation:
+                return  # another thread reopened already
+            path = str(self.data_dir / "chroma")
+            with SharedSystemClient._refcount_lock:
+                # not stopped: calls running on it in other threads finish (or retry on the new one)
+                SharedSystemClient._identifier_to_system.pop(path, None)
+                SharedSystemClient._identifier_to_refcount.pop(path, None)
+            log.info("reopening %s: another process wrote to it", self.location)
+            self._client = chromadb.PersistentClient(path=path, settings=self._settings)
+            self._chunks = self._open_chunks()
+            self._docs = self._client.get_or_create_collection(DOCUMENTS, embedding_function=None)
+            self._count = None
+            self._generation += 1
+
+    def _read(self, op: Callable[[], _T]) -> _T:
+        """Run a Chroma call; if another process's writes broke this client, reopen and retry once.
+
+        Raises:
+            StoreError: It still fails after reopening.
+        """
+        generation = self._generation
+        try:
+            return op()
+        except Exception as exc:
+            if not self._is_stale_error(exc):
+                raise
+            log.warning("%s changed under this process (%s); reopening it", self.location, exc)
+            first = exc
+        self.reopen(generation)
+        try:
+            return op()
+        except Exception as exc:
+            if not self._is_stale_error(exc):
+                raise
+            raise StoreError(
+                f"the {self.location} cannot be read after another process wrote to it ({exc}; first: {first}). "
+                "Embedded Chroma serves one process at a time: restart this command, and ingest through the process "
+                "that owns the store, or use a Chroma server (CHROMA_HOST)"
+            ) from exc
 
     # -- collections -------------------------------------------------------
     def _open_chunks(self):  # noqa: ANN202 - chromadb Collection
@@ -181,6 +259,16 @@ class ChromaStore:
                     f"another digestbot process ({holder}) is writing to {self.location}; "
                     "wait for it to finish (or stop it) and try again"
                 ) from exc
+            if not self.host:
+                from knowledge.ownership import StoreOwned, current_owner, owned_message
+
+                owner = current_owner(self.data_dir)
+                if owner is not None:
+                    raise StoreOwned(owned_message(owner, self.location, "write"))
+                seen = self._read_stamp()
+                if seen != self._seen_stamp:
+                    self.reopen()  # written by another process since we looked: never write through a stale client
+                    self._seen_stamp = seen
             fh.seek(0)
             fh.truncate()
             fh.write(f"pid {os.getpid()}")
@@ -198,13 +286,14 @@ class ChromaStore:
         if doc_ids is not None:
             ids = list(dict.fromkeys(doc_ids))
             for start in range(0, len(ids), _BATCH):
-                got = self._docs.get(ids=ids[start : start + _BATCH], include=["metadatas"])
+                part = ids[start : start + _BATCH]
+                got = self._read(lambda part=part: self._docs.get(ids=part, include=["metadatas"]))
                 for doc_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
                     out[doc_id] = _record_from_meta(doc_id, meta or {})
             return out
         offset = 0
         while True:
-            got = self._docs.get(include=["metadatas"], limit=_BATCH * 5, offset=offset)
+            got = self._read(lambda offset=offset: self._docs.get(include=["metadatas"], limit=_BATCH * 5, offset=offset))
             for doc_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
                 out[doc_id] = _record_from_meta(doc_id, meta or {})
             if len(got["ids"]) < _BATCH * 5:
@@ -240,7 +329,7 @@ class ChromaStore:
         unknown = [d for d in doc_ids if d not in set(stale)]
         for start in range(0, len(unknown), _BATCH):
             firsts = {f"{d}#0:0": d for d in unknown[start : start + _BATCH]}
-            stale += [firsts[cid] for cid in self._chunks.get(ids=list(firsts), include=[])["ids"]]
+            stale += [firsts[cid] for cid in self._read(lambda firsts=firsts: self._chunks.get(ids=list(firsts), include=[]))["ids"]]
         for start in range(0, len(stale), _BATCH):
             part = stale[start : start + _BATCH]
             self._chunks.delete(where={"doc_id": part[0]} if len(part) == 1 else {"doc_id": {"$in": part}})
@@ -262,7 +351,20 @@ class ChromaStore:
         return {d: _record_from_meta(d, m) for d, m in zip(doc_ids, records, strict=True)}
 
     def stamp(self) -> str:
-        """A token that changes whenever any process writes documents (cheap to read)."""
+        """A token that changes whenever any process writes documents (cheap to read).
+
+        When it shows another process's write to the embedded store, the store is reopened
+        first, so that what is read next is read through a client that knows the new data.
+        """
+        value = self._read_stamp()
+        if value != self._seen_stamp:
+            if value:
+                with contextlib.suppress(StoreError):
+                    self.reopen()
+            self._seen_stamp = value
+        return value
+
+    def _read_stamp(self) -> str:
         try:
             meta = self._client.get_collection(DOCUMENTS).metadata or {}
         except Exception:  # noqa: BLE001 - a missing collection reads as "changed"
@@ -273,6 +375,7 @@ class ChromaStore:
         """Mark the documents as changed (see :meth:`stamp`); returns the new stamp."""
         value = uuid.uuid4().hex
         self._docs.modify(metadata={"stamp": value})
+        self._seen_stamp = value
         return value
 
     @staticmethod
@@ -306,18 +409,20 @@ class ChromaStore:
         """Number of chunks stored (cached for a few seconds: queries ask for it every time)."""
         now = time.monotonic()
         if self._count is None or now - self._count[1] > 5.0:
-            self._count = (self._chunks.count(), now)
+            self._count = (self._read(lambda: self._chunks.count()), now)
         return self._count[0]
 
     def query(self, embeddings: np.ndarray, k: int, *, where: dict | None = None) -> list[tuple[str, str, dict, np.ndarray]]:
         """Nearest chunks to any of the query vectors: ``(chunk_id, text, metadata, embedding)``."""
         n = min(k, max(1, self.count_chunks()))
         vectors = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
-        got = self._chunks.query(
-            query_embeddings=list(vectors),
-            n_results=n,
-            where=where,
-            include=["documents", "metadatas", "embeddings"],
+        got = self._read(
+            lambda: self._chunks.query(
+                query_embeddings=list(vectors),
+                n_results=n,
+                where=where,
+                include=["documents", "metadatas", "embeddings"],
+            )
         )
         out: dict[str, tuple[str, str, dict, np.ndarray]] = {}
         for row in range(len(got["ids"] or [])):
@@ -341,13 +446,13 @@ class ChromaStore:
         if chunk_ids is None:
             offset = 0
             while True:
-                got = self._chunks.get(where=where, include=include, limit=_BATCH * 5, offset=offset)
+                got = self._read(lambda offset=offset: self._chunks.get(where=where, include=include, limit=_BATCH * 5, offset=offset))
                 out.extend(self._rows(got, with_embeddings))
                 if len(got["ids"]) < _BATCH * 5:
                     return out
                 offset += len(got["ids"])
         for batch in batches:
-            got = self._chunks.get(**batch, where=where, include=include)
+            got = self._read(lambda batch=batch: self._chunks.get(**batch, where=where, include=include))
             out.extend(self._rows(got, with_embeddings))
         return out
 

@@ -6,8 +6,10 @@ can and starts new ones only to test starting, dying and restarting.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -20,6 +22,7 @@ import pytest
 from knowledge.arxiv_ids import InvalidArxivId
 from knowledge.config import Settings
 from knowledge.models import Document, IngestReport, Section
+from knowledge.ownership import StoreOwned, current_owner, ingest_through_owner
 from knowledge.service import KnowledgeProcess, KnowledgeUnavailable, open_knowledge
 from knowledge.store import ChromaStore, ModelMismatch, StoreBusy
 from knowledge.text import content_hash
@@ -48,7 +51,16 @@ def note(n: int, words: str) -> Document:
 def served(tmp_path_factory):
     """One knowledge process over a fresh data directory with the fixture archive ingested."""
     data = tmp_path_factory.mktemp("served")
-    kp = KnowledgeProcess(settings_for(data))
+    # the bot's process has the token in its environment (.env is loaded into it)
+    saved = os.environ.get("DISCORD_TOKEN")
+    os.environ["DISCORD_TOKEN"] = "secret-token-for-the-bot-only"
+    try:
+        kp = KnowledgeProcess(settings_for(data))
+    finally:
+        if saved is None:
+            os.environ.pop("DISCORD_TOKEN")
+        else:
+            os.environ["DISCORD_TOKEN"] = saved
     progress: list[tuple[int, int, str]] = []
     report = kp.ingest([ARCHIVE], progress=lambda done, total, label: progress.append((done, total, label)))
     yield kp, report, progress
@@ -86,12 +98,47 @@ def test_exceptions_come_back_as_themselves(served):
 
 def test_store_busy_reaches_the_caller(served):
     kp, _, _ = served
-    # this process holds the store's write lock, as a CLI ingest would
-    store = ChromaStore(kp.settings.data_dir, "sentence-transformers/all-MiniLM-L6-v2", 384)
-    with store.write_lock(), pytest.raises(StoreBusy, match="another digestbot process"):
-        kp.ingest_documents([note(1, "lock holders")])
+    # this process holds the store's write lock, as a CLI ingest that began before the bot would
+    with (kp.settings.data_dir / ".write.lock").open("a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            with pytest.raises(StoreBusy, match="another digestbot process"):
+                kp.ingest_documents([note(1, "lock holders")])
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     # and once it is released, the same documents go in
     assert kp.ingest_documents([note(1, "lock holders")]).added == 1
+
+
+def test_the_child_does_not_get_the_token(served):
+    kp, _, _ = served
+    environ = Path(f"/proc/{kp.pid}/environ").read_bytes().split(b"\0")
+    assert not any(v.startswith(b"DISCORD_TOKEN=") for v in environ)
+    assert any(v.startswith(b"DIGESTBOT_DATA_DIR=") or v.startswith(b"PATH=") for v in environ)
+    assert os.environ.get("DISCORD_TOKEN") != "secret-token-for-the-bot-only"  # put back as it was
+
+
+def test_the_child_owns_the_embedded_store_and_runs_other_processes_ingests(served, tmp_path):
+    kp, _, _ = served
+    owner = current_owner(kp.settings.data_dir)
+    assert owner is not None and owner.pid == kp.pid and owner.role.startswith("digestbot run (knowledge process")
+    # a CLI ingest's path: through the child's socket, progress streamed back
+    (tmp_path / "handed.md").write_text("# Handed Over Notes\n\nThe lantern sampler paper trains with glowing batches of tokens.\n")
+    progress: list[tuple] = []
+    report = ingest_through_owner(owner, [str(tmp_path / "handed.md")], digest="Handed", progress=lambda *p: progress.append(p))
+    assert report.added == 1 and report.chunks_embedded > 0 and progress and progress[-1][:2] == (1, 1)
+    assert kp.ask("what about the lantern sampler?").found
+    # a second bot on the same embedded store is refused with who owns it
+    with pytest.raises(StoreOwned, match=f"pid {kp.pid}.*CHROMA_HOST"):
+        KnowledgeProcess(settings_for(kp.settings.data_dir))
+
+
+def test_the_data_directory_is_private(served):
+    kp, _, _ = served
+    data = kp.settings.data_dir
+    assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
+    loose = [str(p) for p in data.rglob("*") if stat.S_IMODE(p.lstat().st_mode) & 0o077]
+    assert not loose
 
 
 def test_a_report_passed_in_is_updated_in_place(served):
