@@ -1,9 +1,12 @@
 """The bot's health report: a small JSON file in the data directory, and its reader.
 
 The running bot rewrites ``health.json`` every ``HEALTH_SECONDS`` (``bot/cogs/health.py``):
-whether the gateway is connected and whether the knowledge base answered. ``digestbot
-health`` (the Docker healthcheck) reads it without starting anything: fresh and ok means
-healthy.
+whether the gateway is connected and whether the knowledge base answered, and what the
+feed poller is doing (catching up after a start, sources failing, announcements pending or
+refused by Discord). ``digestbot health`` (the Docker healthcheck) reads it without
+starting anything: fresh, gateway connected and knowledge answering means healthy (exit 0)
+— the poller's state is in the line it prints but does not make the container unhealthy,
+since restarting the bot cures neither a broken feed nor a missing channel permission.
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ class HealthReport:
         latency_ms: The gateway's heartbeat latency (None before the first heartbeat).
         knowledge: "ok", or why the knowledge base did not answer.
         pid: The bot's process ID.
+        poller: The feed poller in one line: "off", "catching up (…)", "ok: …", "degraded: …",
+            "polling in another process".
+        catching_up: The first poll after the start has not finished yet.
+        sources_failing: Watched sources whose last poll failed.
+        announcements_pending: Indexed issues not announced yet.
+        announcements_refused: Of those, how many Discord refused (retrying with backoff).
     """
 
     at: float
@@ -40,6 +49,11 @@ class HealthReport:
     latency_ms: float | None
     knowledge: str
     pid: int
+    poller: str = "off"
+    catching_up: bool = False
+    sources_failing: int = 0
+    announcements_pending: int = 0
+    announcements_refused: int = 0
 
 
 def health_path(data_dir: Path) -> Path:
@@ -74,6 +88,6 @@ def check(data_dir: Path, *, max_age: float = MAX_AGE_SECONDS, now: float | None
     if age > max_age:
         return False, f"the last health report is {age:.0f} s old (the bot is stuck or stopped)"
     if not report.ok:
-        return False, f"unhealthy: gateway {report.gateway}, knowledge {report.knowledge}"
+        return False, f"unhealthy: gateway {report.gateway}, knowledge {report.knowledge}, poller {report.poller}"
     latency = f", latency {report.latency_ms:.0f} ms" if report.latency_ms is not None else ""
-    return True, f"healthy {age:.0f} s ago: gateway {report.gateway}{latency}, knowledge {report.knowledge}"
+    return True, f"healthy {age:.0f} s ago: gateway {report.gateway}{latency}, knowledge {report.knowledge}, poller {report.poller}"

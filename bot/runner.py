@@ -57,13 +57,6 @@ def configure_discord_endpoints(settings: Settings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
-def catch_up(poller) -> list[str]:  # noqa: ANN001
-    """Bring the configured digests up to date before serving; return a line per unreachable source."""
-    report = poller.poll_once(force=True)
-    lines = [f"{name}: {error}" for name, error in report.errors.items()]
-    return lines
-
-
 def run_bot(settings: Settings) -> int:
     """Run the Discord bot until stopped; without DISCORD_TOKEN, the terminal chat instead."""
     if not settings.discord_token:
@@ -74,7 +67,9 @@ def run_bot(settings: Settings) -> int:
     install_token_redaction(settings.discord_token)
     from knowledge.service import open_knowledge
 
-    # The knowledge process loads the model while this one imports discord.py and catches up.
+    # The knowledge process loads the model while this one imports discord.py. The feeds are
+    # caught up with after connecting (the announcement loop's first round, in a worker
+    # thread): a slow source or a large first Substack backfill never delays the start.
     print("Loading the knowledge base…", file=sys.stderr)
     kb = open_knowledge(settings, wait=False)
     state = None
@@ -85,13 +80,11 @@ def run_bot(settings: Settings) -> int:
 
         state = StateDB(settings.state_db)
         poller = Poller(kb, state, settings)
-        print("Bringing the watched digests up to date…", file=sys.stderr)
-        for line in catch_up(poller):
-            print(f"  could not reach {line} — serving what is indexed", file=sys.stderr)
         if hasattr(kb, "wait_ready"):
             kb.wait_ready()  # a store built with another model, say, stops here with its reason
         configure_discord_endpoints(settings)
         bot = create_bot(settings, kb, state, poller)
+        print("Connecting to Discord (the watched digests are brought up to date in the background)…", file=sys.stderr)
         bot.run(settings.discord_token, log_handler=None)
     except discord.LoginFailure:
         print("error: Discord rejected DISCORD_TOKEN (check the token in .env)", file=sys.stderr)
@@ -123,6 +116,8 @@ def poll_once(settings: Settings, *, dry_run: bool = False) -> int:
     else:
         for name, n in report.seeded.items():
             print(f"  first run of {name}: recorded {n} existing entries, nothing to announce")
+        for what, reason in report.entry_errors.items():
+            print(f"  not indexed yet: {what}: {reason}")
         print(f"{report.new_entries} new entries, {report.indexed} indexed, {report.reindexed} re-indexed after edits; "
               f"{len(poller.pending())} waiting to be announced by the bot")
     kb.close()

@@ -5,30 +5,50 @@ indexed), ``indexed`` (answerable, waiting to be announced), ``announced`` (done
 ``skipped`` (existed before we started watching, or folded into a summary line).
 Because the state is written after each step, a crash or restart at any point
 resumes where it stopped: nothing is lost and nothing is announced twice.
+
+Failures are contained where they happen: a source that cannot be fetched (or raises
+anything unexpected) backs off exponentially; an entry that cannot be indexed records
+its error and backs off on its own while the source's other entries go on; an
+announcement Discord refuses stays ``indexed`` and backs off the same way
+(:meth:`Poller.mark_announce_failed`). A busy store (another process writing) is one
+warning and a retry next round.
+
+Document identity: an issue's ``doc_id`` comes from its canonical URL, so two sources
+linking the same URL would share one document. The first digest to index a URL owns
+that ID; another source's copy is indexed as ``source:<slug>/<doc_id>`` (see
+:meth:`Poller.claim_doc_id`), so no source can replace another digest's document.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from knowledge.config import Settings
 from knowledge.facade import KnowledgeBase
 from knowledge.feeds import FeedEntry, FeedFetcher, FetchError, FetchResult
+from knowledge.models import Document
 from knowledge.parsing import ParseError
 from knowledge.remote_ingest import document_from_entry, document_from_post, make_fetcher
 from knowledge.state import ANNOUNCED, INDEXED, SEEN, SKIPPED, EntryRow, SourceHealth, StateDB
+from knowledge.store import StoreBusy
 from knowledge.substack import SubstackClient
-from knowledge.text import content_hash
+from knowledge.text import content_hash, slugify
 from knowledge.urlsafety import UnsafeUrl, check_source_url
 
 log = logging.getLogger(__name__)
 
 PAUSE_AFTER_FAILURES = 3
 MAX_BACKOFF_SECONDS = 6 * 3600
+#: Prefix of a document ID scoped to one source (see :meth:`Poller.claim_doc_id`).
+SCOPED_PREFIX = "source:"
+#: ``announce`` note of an indexed entry folded into a summary line that is not posted yet.
+TO_SUMMARISE = "to summarise"
 
 
 @dataclass(slots=True)
@@ -62,6 +82,57 @@ class Announcement:
 
 
 @dataclass(slots=True)
+class Summary:
+    """One "…and N more new issues" line standing for entries not announced one by one.
+
+    The entries stay pending until :meth:`Poller.mark_summarised` is called, i.e. until the
+    line was posted, so a round whose report is dropped (the command line's ``poll``) loses
+    nothing.
+    """
+
+    source: str
+    guids: list[str]
+    text: str
+    titles: list[str] = field(default_factory=list)  # the newest few, for a renderer that escapes them
+
+
+@dataclass(slots=True)
+class PollerStatus:
+    """The poller's state, for the health report and /sources.
+
+    Attributes:
+        sources: How many sources are watched.
+        failing: Sources whose last poll failed (paused ones included).
+        paused: Sources paused after repeated failures.
+        pending: Indexed issues waiting to be announced (or summarised).
+        refused: Of those, how many Discord refused at least once (waiting for a retry).
+        last_refusal: The most recent refusal's reason.
+        entries_failing: Entries that could not be indexed yet (backing off).
+    """
+
+    sources: int = 0
+    failing: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)
+    pending: int = 0
+    refused: int = 0
+    last_refusal: str = ""
+    entries_failing: int = 0
+
+    def line(self) -> str:
+        """A short human summary ("2 sources, 1 failing (Broken); 1 announcement refused: …")."""
+        parts = [f"{self.sources} source{'s' if self.sources != 1 else ''}"]
+        if self.failing:
+            parts[0] += f", {len(self.failing)} failing ({', '.join(self.failing[:3])})"
+        if self.pending:
+            parts.append(f"{self.pending} announcement{'s' if self.pending != 1 else ''} pending")
+        if self.refused:
+            parts.append(f"{self.refused} refused by Discord: {self.last_refusal}")
+        if self.entries_failing:
+            parts.append(f"{self.entries_failing} entr{'ies' if self.entries_failing != 1 else 'y'} not indexable yet")
+        return "; ".join(parts)
+
+
+@dataclass(slots=True)
 class HealthNotice:
     """A source was paused after repeated failures, or recovered."""
 
@@ -81,9 +152,11 @@ class PollReport:
     seeded: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     announcements: list[Announcement] = field(default_factory=list)
-    summaries: list[str] = field(default_factory=list)
+    summaries: list[Summary] = field(default_factory=list)
     notices: list[HealthNotice] = field(default_factory=list)
     would_index: list[str] = field(default_factory=list)
+    entry_errors: dict[str, str] = field(default_factory=dict)  # "source: title" -> reason
+    busy: list[str] = field(default_factory=list)  # sources skipped because the store was busy
 
 
 _WARNED_MISSING: set[Path] = set()
@@ -117,6 +190,17 @@ def entry_hash(entry: FeedEntry) -> str:
     return content_hash(entry.title, entry.content_html or entry.summary_html, entry.link)
 
 
+def scoped_doc_id(source_name: str, doc_id: str) -> str:
+    """``doc_id`` made private to one source: ``source:<slug of its name>/<doc_id>``."""
+    return f"{SCOPED_PREFIX}{slugify(source_name) or 'source'}/{doc_id}"
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one short line: ``TypeName: message``."""
+    text = " ".join(str(exc).split()) or "no details"
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
 class Poller:
     """Polls every watched source once per call of :meth:`poll_once`.
 
@@ -136,7 +220,7 @@ class Poller:
         settings: Settings,
         *,
         fetcher: FeedFetcher | None = None,
-        clock=time.time,  # noqa: ANN001
+        clock: Callable[[], float] = time.time,
         backfill_max: int | None = None,
         substack_pace: float = 1.0,
     ) -> None:
@@ -147,6 +231,16 @@ class Poller:
         self.clock = clock
         self.backfill_max = backfill_max
         self.substack_pace = substack_pace
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask a running :meth:`poll_once` to return after the source/entry it is handling (shutdown)."""
+        self._stop.set()
+
+    @property
+    def backoff_base(self) -> float:
+        """Seconds before the first retry of anything that failed: one poll interval."""
+        return max(1.0, self.settings.poll_minutes * 60)
 
     # -- sources -------------------------------------------------------------
     def sources(self) -> list[SourceConfig]:
@@ -180,7 +274,7 @@ class Poller:
         return self.state.remove_source(name)
 
     def health_lines(self) -> list[str]:
-        """One line per source: name, health, last success."""
+        """One line per source: name, health, last success; then what waits to be announced or indexed."""
         lines = []
         for s in self.sources():
             h = self.state.health(s.name)
@@ -193,7 +287,39 @@ class Poller:
             else:
                 status = "not checked yet"
             lines.append(f"• {s.name} — {status}")
+            lines.extend(f"  ↳ {line}" for line in self._waiting_lines(s.name))
         return lines
+
+    def _waiting_lines(self, source: str) -> list[str]:
+        pending = self.state.entries(source, INDEXED)
+        refused = [r for r in pending if r.failures]
+        failing = [r for r in self.state.entries(source, SEEN) if r.failures]
+        lines = []
+        if refused:
+            last = max(refused, key=lambda r: r.retry_at)
+            lines.append(f"⚠ {len(refused)} announcement(s) refused by Discord, retrying: {last.last_error}")
+        if len(pending) > len(refused):
+            lines.append(f"{len(pending) - len(refused)} announcement(s) waiting for the next round")
+        if failing:
+            lines.append(f"⚠ {len(failing)} entr{'ies' if len(failing) > 1 else 'y'} not indexable yet: {failing[-1].title}: {failing[-1].last_error}")
+        return lines
+
+    def status(self) -> PollerStatus:
+        """Counts for the health report: failing sources, pending and refused announcements."""
+        sources = self.sources()
+        names = {s.name for s in sources}
+        healths = [self.state.health(s.name) for s in sources]
+        pending = [r for r in self.state.entries(state=INDEXED) if r.source in names]
+        refused = sorted((r for r in pending if r.failures), key=lambda r: r.retry_at)
+        return PollerStatus(
+            sources=len(sources),
+            failing=[h.name for h in healths if h.failures],
+            paused=[h.name for h in healths if h.paused],
+            pending=len(pending),
+            refused=len(refused),
+            last_refusal=refused[-1].last_error if refused else "",
+            entries_failing=sum(1 for r in self.state.entries(state=SEEN) if r.failures and r.source in names),
+        )
 
     # -- polling -------------------------------------------------------------
     def poll_once(self, *, dry_run: bool = False, force: bool = False) -> PollReport:
@@ -201,18 +327,34 @@ class Poller:
 
         Args:
             dry_run: Fetch and report only: nothing is indexed or recorded.
-            force: Ignore backoff timers (the command line's ``poll --once``).
+            force: Ignore backoff timers (the command line's ``poll --once``, the bot's first round).
         """
+        self._stop.clear()
         report = PollReport()
         for source in self.sources():
-            try:
-                self._poll_source(source, report, dry_run=dry_run, force=force)
-            except Exception as exc:  # noqa: BLE001 - one broken source never stops the others
-                log.exception("polling %s failed", source.name)
-                report.errors[source.name] = f"unexpected error: {exc}"
+            if self._stop.is_set():
+                break
+            self._poll_guarded(source, report, dry_run=dry_run, force=force)
         if not dry_run:
-            report.announcements, report.summaries = self._pending_with_cap()
+            report.announcements, report.summaries = self._pending_with_cap(force=force)
         return report
+
+    def _poll_guarded(self, source: SourceConfig, report: PollReport, *, dry_run: bool, force: bool) -> None:
+        """One source; nothing it raises stops the others."""
+        try:
+            self._poll_source(source, report, dry_run=dry_run, force=force)
+        except StoreBusy as exc:
+            log.warning("%s: %s; trying again next round", source.name, exc)
+            report.errors[source.name] = f"store busy: {exc}"
+            report.busy.append(source.name)
+        except Exception as exc:  # noqa: BLE001 - one broken source never stops the others
+            log.exception("polling %s failed unexpectedly", source.name)
+            if dry_run:
+                report.errors[source.name] = f"unexpected error: {one_line(exc)}"
+            else:
+                health = self.state.health(source.name)  # as last saved: the failed round's changes are dropped
+                health.last_attempt = self.clock()
+                self._failed(source, health, f"unexpected error: {one_line(exc)}", report, self.clock())
 
     def _poll_source(self, source: SourceConfig, report: PollReport, *, dry_run: bool, force: bool) -> None:
         now = self.clock()
@@ -221,6 +363,8 @@ class Poller:
             return
         report.checked.append(source.name)
         result = self.fetcher.fetch(source.feed, etag=health.etag, last_modified=health.last_modified)
+        if self._stop.is_set():
+            return  # shutting down: nothing recorded, the next start fetches again
         if dry_run:
             if result.status == "error":
                 report.errors[source.name] = result.error
@@ -230,7 +374,8 @@ class Poller:
             return
         health.last_attempt = now
         if result.status == "error":
-            self._failed(source, health, result, report, now)
+            health.etag = result.etag or health.etag
+            self._failed(source, health, result.error or "unknown error", report, now)
             return
         self._succeeded(source, health, result, report, now)
         handled: set[str] = set()
@@ -239,17 +384,18 @@ class Poller:
             health.seeded = True
         elif result.status == "ok":
             for entry in result.entries:
-                self._handle_entry(source, entry, report)
+                if self._stop.is_set():
+                    break
+                self._entry_guarded(source, entry, report, force=force)
                 handled.add(entry.guid)
-        self._retry_unindexed(source, result, report, skip=handled)
+        self._retry_unindexed(source, result, report, skip=handled, force=force)
         self.state.save_health(health)
 
-    def _failed(self, source: SourceConfig, health: SourceHealth, result: FetchResult, report: PollReport, now: float) -> None:
+    def _failed(self, source: SourceConfig, health: SourceHealth, error: str, report: PollReport, now: float) -> None:
+        """Count a failed poll: exponential backoff, a pause notice after PAUSE_AFTER_FAILURES."""
         health.failures += 1
-        health.last_error = result.error or "unknown error"
-        interval = self.settings.poll_minutes * 60
-        health.next_attempt = now + min(interval * (2 ** (health.failures - 1)), MAX_BACKOFF_SECONDS)
-        health.etag = result.etag or health.etag
+        health.last_error = error
+        health.next_attempt = now + min(self.backoff_base * (2 ** (health.failures - 1)), MAX_BACKOFF_SECONDS)
         report.errors[source.name] = health.last_error
         if health.failures >= PAUSE_AFTER_FAILURES and not health.paused:
             health.paused = True
@@ -276,11 +422,13 @@ class Poller:
         for entry in entries:
             doc_id = ""
             try:
-                doc = document_from_entry(entry, source.name, self.fetcher)
+                doc = self.claim_doc_id(source, document_from_entry(entry, source.name, self.fetcher))
                 docs.append(doc)
                 doc_id = doc.doc_id
-            except (ParseError, FetchError) as exc:
-                log.info("seeding %s: %s has no indexable text (%s)", source.name, entry.title, exc)
+            except StoreBusy:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one bad item never stops the seeding
+                log.info("seeding %s: %s has no indexable text (%s)", source.name, entry.title, one_line(exc))
             self.state.upsert_entry(EntryRow(source.name, entry.guid, entry.link, entry.title, entry.published, entry_hash(entry), doc_id, SKIPPED, 0.0, "existed before watching"))
         if source.substack:
             docs.extend(self._backfill(source))
@@ -294,15 +442,68 @@ class Poller:
         try:
             for post in client.iter_archive(max_posts=self.backfill_max):
                 try:
-                    docs.append(document_from_post(post, source.name))
-                except ParseError as exc:
-                    log.info("backfill %s: skipped %s (%s)", source.name, post.slug, exc)
+                    docs.append(self.claim_doc_id(source, document_from_post(post, source.name)))
+                except StoreBusy:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one bad post never stops the backfill
+                    log.info("backfill %s: skipped %s (%s)", source.name, post.slug, one_line(exc))
         except FetchError as exc:
             log.warning("backfill of %s stopped: %s", source.name, exc)
         log.info("backfill of %s: %d posts (%d failed)", source.name, len(docs), client.failures)
         return docs
 
-    def _handle_entry(self, source: SourceConfig, entry: FeedEntry, report: PollReport) -> None:
+    def claim_doc_id(self, source: SourceConfig, doc: Document) -> Document:
+        """Give ``doc`` an ID no other digest uses, so a source can never replace another's document.
+
+        The rule: the first digest to index a canonical URL owns its ID. A document of
+        another source with the same ID (another source's entry was indexed under it, or the
+        index holds it under another digest's name, e.g. from ``digestbot ingest``) gets
+        :func:`scoped_doc_id` instead. The result is deterministic, so an edited post keeps
+        its scoped ID.
+        """
+        if self._owned_by_another(source.name, doc.doc_id):
+            scoped = scoped_doc_id(source.name, doc.doc_id)
+            log.info("%s: %s belongs to another digest; indexing this copy as %s", source.name, doc.doc_id, scoped)
+            doc.doc_id = scoped
+        return doc
+
+    def _owned_by_another(self, name: str, doc_id: str) -> bool:
+        if self.state.doc_owners(doc_id) - {name}:
+            return True
+        overview = self.kb.issue_overview(doc_id, max_papers=0)
+        return overview is not None and overview.digest.casefold() != name.casefold()
+
+    def _entry_guarded(self, source: SourceConfig, entry: FeedEntry, report: PollReport, *, force: bool) -> None:
+        """One entry; an exception is recorded on it (with backoff) and the source's other entries go on."""
+        try:
+            self._handle_entry(source, entry, report, force=force)
+        except StoreBusy:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad item never poisons its source
+            row = self.state.find_entry(source.name, entry.guid, entry.link)
+            if row is None:
+                row = EntryRow(source.name, entry.guid, entry.link, entry.title, entry.published, "", "", SEEN, 0.0, "")
+            self._entry_failed(source, row, exc, report, first=row.failures == 0)
+
+    def _entry_failed(self, source: SourceConfig, row: EntryRow, exc: BaseException, report: PollReport, *, first: bool) -> None:
+        reason = exc if isinstance(exc, ParseError | FetchError) else one_line(exc)
+        report.entry_errors[f"{source.name}: {row.title}"] = str(reason)
+        report.errors.setdefault(source.name, f"{row.title}: {reason}")
+        if row.state != SEEN:  # an edit that failed to re-index: the next round tries again
+            log.warning("could not re-index %s from %s: %s", row.title, source.name, reason)
+            return
+        row.record_failure(str(reason), self.clock(), self.backoff_base, MAX_BACKOFF_SECONDS)
+        wait = max(0.0, row.retry_at - self.clock())
+        if first and not isinstance(exc, ParseError | FetchError):
+            log.warning("could not index %s from %s (retry in %.0f s)", row.title, source.name, wait, exc_info=exc)
+        else:
+            log.warning("could not index %s from %s yet (%d failure(s), retry in %.0f s): %s", row.title, source.name, row.failures, wait, reason)
+        try:
+            self.state.upsert_entry(row)
+        except Exception:  # noqa: BLE001 - text the database cannot store; the next round tries again
+            log.warning("could not record the failure of %s from %s", row.guid, source.name)
+
+    def _handle_entry(self, source: SourceConfig, entry: FeedEntry, report: PollReport, *, force: bool = False) -> None:
         known = self.state.find_entry(source.name, entry.guid, entry.link)
         digest = entry_hash(entry)
         if known is None:
@@ -310,6 +511,11 @@ class Poller:
             row = EntryRow(source.name, entry.guid, entry.link, entry.title, entry.published, digest, "", SEEN, 0.0, "")
             self.state.upsert_entry(row)  # seen: not lost if indexing fails or we crash now
             self._index(source, entry, row, report)
+        elif known.state == SEEN:
+            if force or known.retry_at <= self.clock():  # an earlier try failed: again once its backoff is over
+                known.content_hash = digest
+                known.title = entry.title or known.title
+                self._index(source, entry, known, report)
         elif known.content_hash != digest and known.state in (INDEXED, ANNOUNCED, SKIPPED):
             # an edited post: re-index, never re-announce
             known.content_hash = digest
@@ -318,53 +524,93 @@ class Poller:
                 report.reindexed += 1
 
     def _index(self, source: SourceConfig, entry: FeedEntry, row: EntryRow, report: PollReport, *, keep_state: bool = False) -> bool:
+        """Fetch, parse and index one entry; False (failure recorded, backing off) when it has no indexable text yet.
+
+        Raises:
+            StoreBusy: Another process is writing to the store.
+            Exception: Anything unexpected (the caller records it on the entry).
+        """
         try:
-            doc = document_from_entry(entry, source.name, self.fetcher)
+            doc = self.claim_doc_id(source, document_from_entry(entry, source.name, self.fetcher))
             self.kb.ingest_documents([doc])
         except (ParseError, FetchError) as exc:
-            log.warning("could not index %s from %s yet: %s", entry.title, source.name, exc)
-            report.errors.setdefault(source.name, f"{entry.title}: {exc}")
+            self._entry_failed(source, row, exc, report, first=row.failures == 0)
             return False
         row.doc_id = doc.doc_id
         if not keep_state:
             row.state = INDEXED
+            row.clear_failures()
             report.indexed += 1
         self.state.upsert_entry(row)
         return True
 
-    def _retry_unindexed(self, source: SourceConfig, result: FetchResult, report: PollReport, *, skip: set[str]) -> None:
-        """Entries seen earlier whose indexing failed (or was cut short by a crash) are tried again.
+    def _retry_unindexed(self, source: SourceConfig, result: FetchResult, report: PollReport, *, skip: set[str], force: bool = False) -> None:
+        """Entries seen earlier whose indexing failed (or was cut short by a crash) are tried again once due.
 
         The feed's copy is used when this poll has it; otherwise the post page is fetched.
         """
         by_guid = {e.guid: e for e in result.entries}
+        now = self.clock()
         for row in self.state.entries(source.name, SEEN):
-            if row.guid in skip:
+            if row.guid in skip or self._stop.is_set() or (not force and row.retry_at > now):
                 continue
             entry = by_guid.get(row.guid) or FeedEntry(guid=row.guid, link=row.url, title=row.title, published=row.published)
-            self._index(source, entry, row, report)
+            try:
+                self._index(source, entry, row, report)
+            except StoreBusy:
+                raise
+            except Exception as exc:  # noqa: BLE001 - recorded on the entry, the others go on
+                self._entry_failed(source, row, exc, report, first=row.failures == 0)
 
     # -- announcing ------------------------------------------------------------
-    def _pending_with_cap(self) -> tuple[list[Announcement], list[str]]:
-        """Indexed, unannounced entries: at most N per source, the rest folded into one summary line."""
+    def _pending_with_cap(self, *, force: bool = False) -> tuple[list[Announcement], list[Summary]]:
+        """Indexed, unannounced entries: the newest N per source, the rest folded into one summary line.
+
+        Entries whose announcement was refused wait for their backoff (unless ``force``).
+        An entry folded into a summary is remembered as such (``TO_SUMMARISE``) but stays
+        pending until :meth:`mark_summarised`: the bot marks entries once the message went out.
+        """
         cap = max(0, self.settings.announce_max_missed)
+        now = self.clock()
         out: list[Announcement] = []
-        summaries: list[str] = []
+        summaries: list[Summary] = []
         by_source: dict[str, list[EntryRow]] = {}
         for row in self.state.entries(state=INDEXED):
             by_source.setdefault(row.source, []).append(row)
         for source, rows in by_source.items():
             rows.sort(key=lambda r: (r.published, r.first_seen))
-            keep, rest = (rows[-cap:], rows[:-cap]) if len(rows) > cap else (rows, [])
-            if rest:
-                titles = "; ".join(r.title for r in rest[-5:])
-                summaries.append(f"…and {len(rest)} more new issue{'s' if len(rest) > 1 else ''} of **{source}** while I was away: {titles}")
-                for r in rest:
-                    r.state = SKIPPED
-                    r.announce = "summarised"
-                    self.state.upsert_entry(r)
-            out.extend(self.announcement_for(r) for r in keep)
+            folded = [r for r in rows if r.announce == TO_SUMMARISE]  # decided in an earlier round
+            rows = [r for r in rows if r.announce != TO_SUMMARISE]
+            keep, rest = (rows[len(rows) - cap:], rows[: len(rows) - cap]) if len(rows) > cap else (rows, [])
+            for r in rest:
+                r.announce = TO_SUMMARISE  # remembered, so a report that is dropped loses nothing
+                self.state.upsert_entry(r)
+            folded = sorted(folded + rest, key=lambda r: (r.published, r.first_seen))
+            if folded:
+                titles = "; ".join(r.title for r in folded[-5:])
+                text = f"…and {len(folded)} more new issue{'s' if len(folded) > 1 else ''} of **{source}** while I was away: {titles}"
+                summaries.append(Summary(source, [r.guid for r in folded], text, [r.title for r in folded[-5:]]))
+            out.extend(self.announcement_for(r) for r in keep if force or r.retry_at <= now)
         return out, summaries
+
+    def mark_summarised(self, summary: Summary) -> None:
+        """Record that a summary line went out: its entries are done (``skipped``, "summarised")."""
+        for guid in summary.guids:
+            row = self.state.find_entry(summary.source, guid, "")
+            if row is not None and row.state == INDEXED:
+                row.state = SKIPPED
+                row.announce = "summarised"
+                row.clear_failures()
+                self.state.upsert_entry(row)
+
+    def mark_announce_failed(self, source: str, guid: str, error: str) -> None:
+        """Discord refused an announcement: it stays pending and is retried with exponential backoff."""
+        row = self.state.find_entry(source, guid, "")
+        if row is not None and row.state == INDEXED:
+            row.record_failure(error, self.clock(), self.backoff_base, MAX_BACKOFF_SECONDS)
+            self.state.upsert_entry(row)
+            log.warning("announcement of %s (%s) refused %d time(s), retry in %.0f s: %s",
+                        row.title, source, row.failures, row.retry_at - self.clock(), error)
 
     def pending(self) -> list[Announcement]:
         """Every indexed entry not yet announced (no cap)."""
@@ -392,4 +638,5 @@ class Poller:
         if row is not None:
             row.state = ANNOUNCED
             row.announce = note
+            row.clear_failures()
             self.state.upsert_entry(row)

@@ -40,10 +40,12 @@ CREATE TABLE IF NOT EXISTS entries (
     source TEXT NOT NULL, guid TEXT NOT NULL, url TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '',
     published TEXT NOT NULL DEFAULT '', content_hash TEXT NOT NULL DEFAULT '', doc_id TEXT NOT NULL DEFAULT '',
     state TEXT NOT NULL, first_seen REAL NOT NULL, updated_at REAL NOT NULL, announce TEXT NOT NULL DEFAULT '',
+    failures INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '', retry_at REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (source, guid)
 );
 CREATE INDEX IF NOT EXISTS entries_url ON entries(source, url);
 CREATE INDEX IF NOT EXISTS entries_state ON entries(state);
+CREATE INDEX IF NOT EXISTS entries_doc ON entries(doc_id);
 CREATE TABLE IF NOT EXISTS announcements (
     source TEXT NOT NULL, guid TEXT NOT NULL, channel_id TEXT NOT NULL, nonce TEXT NOT NULL,
     message_id TEXT, state TEXT NOT NULL, at REAL NOT NULL,
@@ -52,13 +54,25 @@ CREATE TABLE IF NOT EXISTS announcements (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# Columns added after the first release: (table, column, declaration) added to older databases on open.
+MIGRATIONS = (
+    ("entries", "failures", "INTEGER NOT NULL DEFAULT 0"),
+    ("entries", "last_error", "TEXT NOT NULL DEFAULT ''"),
+    ("entries", "retry_at", "REAL NOT NULL DEFAULT 0"),
+)
+
 # entry states, in order
 SEEN, INDEXED, ANNOUNCED, SKIPPED = "seen", "indexed", "announced", "skipped"
 
 
 @dataclass(slots=True)
 class EntryRow:
-    """A feed entry's progress."""
+    """A feed entry's progress.
+
+    ``failures``, ``last_error`` and ``retry_at`` describe the step the entry is waiting for:
+    indexing while it is ``seen``, its announcement while it is ``indexed``. They are reset
+    when the step succeeds.
+    """
 
     source: str
     guid: str
@@ -70,6 +84,26 @@ class EntryRow:
     state: str
     first_seen: float
     announce: str
+    failures: int = 0
+    last_error: str = ""
+    retry_at: float = 0.0
+
+    def record_failure(self, error: str, now: float, base_seconds: float, max_seconds: float) -> None:
+        """Count one more failure of the current step and back off exponentially.
+
+        Args:
+            error: A one-line reason (shown in /sources and the health report).
+            now: The current time (seconds since the epoch).
+            base_seconds: The delay after the first failure; it doubles with each further one.
+            max_seconds: The longest delay.
+        """
+        self.failures += 1
+        self.last_error = error[:300]
+        self.retry_at = now + min(base_seconds * (2 ** (self.failures - 1)), max_seconds)
+
+    def clear_failures(self) -> None:
+        """The current step succeeded: no more backoff."""
+        self.failures, self.last_error, self.retry_at = 0, "", 0.0
 
 
 @dataclass(slots=True)
@@ -105,7 +139,14 @@ class StateDB:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        self._migrate()
         self._db.commit()
+
+    def _migrate(self) -> None:
+        for table, column, declaration in MIGRATIONS:
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -201,15 +242,24 @@ class StateDB:
         return _entry(row) if row else None
 
     def upsert_entry(self, e: EntryRow) -> None:
+        """Insert or update an entry's progress (its first-seen time is kept)."""
         now = time.time()
         with self.tx() as db:
             db.execute(
-                "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "INSERT INTO entries (source, guid, url, title, published, content_hash, doc_id, state, first_seen, updated_at, "
+                "announce, failures, last_error, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(source, guid) DO UPDATE SET url=excluded.url, title=excluded.title, published=excluded.published, "
                 "content_hash=excluded.content_hash, doc_id=excluded.doc_id, state=excluded.state, updated_at=excluded.updated_at, "
-                "announce=excluded.announce",
-                (e.source, e.guid, e.url, e.title, e.published, e.content_hash, e.doc_id, e.state, e.first_seen or now, now, e.announce),
+                "announce=excluded.announce, failures=excluded.failures, last_error=excluded.last_error, retry_at=excluded.retry_at",
+                (e.source, e.guid, e.url, e.title, e.published, e.content_hash, e.doc_id, e.state, e.first_seen or now, now, e.announce,
+                 e.failures, e.last_error, e.retry_at),
             )
+
+    def doc_owners(self, doc_id: str) -> set[str]:
+        """The sources whose entries were indexed as ``doc_id``."""
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT source FROM entries WHERE doc_id = ?", (doc_id,)).fetchall()
+        return {r[0] for r in rows}
 
     def entries(self, source: str | None = None, state: str | None = None) -> list[EntryRow]:
         sql, args = "SELECT * FROM entries WHERE 1=1", []
@@ -244,4 +294,5 @@ def _entry(row: sqlite3.Row) -> EntryRow:
     return EntryRow(
         source=row["source"], guid=row["guid"], url=row["url"], title=row["title"], published=row["published"],
         content_hash=row["content_hash"], doc_id=row["doc_id"], state=row["state"], first_seen=row["first_seen"], announce=row["announce"],
+        failures=row["failures"], last_error=row["last_error"], retry_at=row["retry_at"],
     )

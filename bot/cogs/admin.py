@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.embeds import NO_MENTIONS, clip
+from bot.embeds import NO_MENTIONS, clip, safe_text
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class AdminCog(commands.Cog):
 
     @admin.command(name="channel", description="Post new-issue announcements in this channel")
     async def channel(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        # one small SQLite write in a worker thread: answered directly, well within the 3 s deadline
         await self.bot.run_blocking(self.bot.state.set_announce_channel, interaction.guild_id, channel.id)  # type: ignore[attr-defined]
         await interaction.response.send_message(f"New digest issues will be announced in {channel.mention}.", ephemeral=True, allowed_mentions=NO_MENTIONS)
 
@@ -56,20 +57,23 @@ class AdminCog(commands.Cog):
         try:
             await self.bot.run_blocking(poller.add_source, name, feed, substack or "", str(interaction.user.id))
         except ValueError as exc:
-            await interaction.followup.send(f"Not added: {clip(str(exc), 500)}", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await interaction.followup.send(f"Not added: {safe_text(clip(str(exc), 500))}", ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
-        await interaction.followup.send(f"Now watching **{clip(name, 100)}**. Existing issues are recorded without announcements.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await interaction.followup.send(f"Now watching **{safe_text(clip(name, 100))}**. Existing issues are recorded without announcements.", ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @source.command(name="remove", description="Stop watching a digest added here")
     async def remove(self, interaction: discord.Interaction, name: str) -> None:
+        await interaction.response.defer(thinking=True, ephemeral=True)
         removed = await self.bot.run_blocking(self.bot.poller.remove_source, name)  # type: ignore[attr-defined]
-        text = f"Stopped watching **{clip(name, 100)}**." if removed else f"No source named **{clip(name, 100)}** was added from Discord."
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        shown = safe_text(clip(name, 100))
+        text = f"Stopped watching **{shown}**." if removed else f"No source named **{shown}** was added from Discord."
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @source.command(name="list", description="Watched digests and their health")
     async def list_sources(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True, ephemeral=True)
         lines = await self.bot.run_blocking(self.bot.poller.health_lines)  # type: ignore[attr-defined]
-        await interaction.response.send_message(clip("\n".join(lines) or "No sources configured.", 2000), ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await interaction.followup.send(clip("\n".join(map(safe_text, lines)) or "No sources configured.", 2000), ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -5,40 +5,102 @@ Exactly once, across crashes: before sending, the announcement is recorded as
 sends with the same nonce, and the embed footer carries it). After a restart, an
 announcement left "sending" is looked up in the channel's recent history: found,
 it is marked sent; not found, it is sent again.
+
+Never lost: an issue is marked announced only once every target channel has it. A
+channel that is gone for good (404: deleted, or the bot left its server) counts as done
+for it; with no channel configured at all, issues are marked announced with a note
+(otherwise a backlog would pile up for a channel that may never be set). Anything else
+Discord answers (403 after a permission change, a 5xx outlasting discord.py's retries, a
+400) or a network error leaves the issue pending: it is retried on later rounds with
+exponential backoff (:meth:`knowledge.poller.Poller.mark_announce_failed`), shows in
+/sources and the health report, and goes out once, under the same nonce, when the channel
+works again.
+
+The first round runs as soon as the bot is connected: it is the catch-up with the feeds,
+in a worker thread, so questions are answered meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import secrets
+from dataclasses import dataclass, field
 from typing import IO
 
+import aiohttp
 import discord
 from discord.ext import commands, tasks
 
-from bot.embeds import COLOUR_FOUND, NO_MENTIONS, clip, fit
-from knowledge.poller import Announcement, PollReport
+from bot.embeds import (
+    COLOUR_FOUND,
+    NO_MENTIONS,
+    clip,
+    fit,
+    safe_text,
+    safe_title,
+    safe_url,
+    strip_bidi,
+)
+from knowledge.poller import Announcement, PollerStatus, PollReport, Summary
 
 log = logging.getLogger(__name__)
 HISTORY_LOOKBACK = 50
+#: What a failed send can raise besides discord.py's HTTP errors (the network itself).
+NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
 
 def announcement_embed(a: Announcement, nonce: str) -> discord.Embed:
-    """The announcement: digest, issue title and link, date, first paragraph, papers, a hint to ask."""
-    embed = discord.Embed(title=clip(a.title or "New issue", 256), url=a.url or None, colour=COLOUR_FOUND)
-    embed.set_author(name=clip(f"New in {a.digest}" + (" (paid post: public part indexed)" if a.paid else ""), 256))
+    """The announcement: digest, issue title and link, date, first paragraph, papers, a hint to ask.
+
+    The feed's text is escaped (no Markdown, mentions or bidi controls) and the link kept
+    only when it is http(s), so a feed cannot make Discord refuse the message.
+    """
+    embed = discord.Embed(title=clip(safe_title(a.title) or "New issue", 256), url=safe_url(a.url), colour=COLOUR_FOUND)
+    embed.set_author(name=clip(f"New in {strip_bidi(a.digest)}" + (" (paid post: public part indexed)" if a.paid else ""), 256))
     parts = []
     if a.summary:
-        parts.append(clip(a.summary, 600))
+        parts.append(safe_text(clip(" ".join(a.summary.split()), 600)))
     if a.papers:
-        parts.append("**Papers covered**\n" + "\n".join(f"• {clip(p, 150)}" for p in a.papers[:5]))
+        parts.append("**Papers covered**\n" + "\n".join(f"• {safe_text(clip(p, 150))}" for p in a.papers[:5]))
     topic = a.papers[0] if a.papers else a.title
-    parts.append(f"Ask me: *what did {a.digest} say about {clip(topic, 80)}?*")
+    parts.append(f"Ask me: *what did {safe_text(a.digest)} say about {safe_text(clip(topic, 80))}?*")
     embed.description = clip("\n\n".join(parts), 4096)
-    embed.set_footer(text=f"{a.date or 'undated'} · ref {nonce}")
+    embed.set_footer(text=clip(f"{strip_bidi(a.date) or 'undated'} · ref {nonce}", 2048))
     return fit(embed)
+
+
+def summary_line(summary: Summary) -> str:
+    """The "…and N more new issues of **Digest** while I was away: …" line, feed text escaped."""
+    n = len(summary.guids)
+    titles = "; ".join(safe_text(" ".join(t.split())) for t in summary.titles)
+    line = f"…and {n} more new issue{'s' if n != 1 else ''} of **{safe_text(summary.source)}** while I was away"
+    return clip(f"{line}: {titles}" if titles else line, 2000)
+
+
+def refusal(exc: BaseException, channel_id: int) -> str:
+    """A one-line reason for a send Discord (or the network) refused."""
+    if isinstance(exc, discord.HTTPException):
+        text = " ".join((exc.text or "").split())
+        return clip(f"HTTP {exc.status} in channel {channel_id}" + (f": {text}" if text else ""), 200)
+    return clip(f"{type(exc).__name__} in channel {channel_id}: {exc}", 200)
+
+
+@dataclass(slots=True)
+class Targets:
+    """Where announcements go this round.
+
+    Attributes:
+        channels: The reachable channels.
+        unreachable: Configured channels that could not be resolved this time, with the reason.
+        configured: Whether any channel is configured at all.
+    """
+
+    channels: list[discord.abc.Messageable] = field(default_factory=list)
+    unreachable: dict[int, str] = field(default_factory=dict)
+    configured: bool = False
 
 
 class AnnounceCog(commands.Cog):
@@ -48,6 +110,10 @@ class AnnounceCog(commands.Cog):
         self.bot = bot
         self.poll.change_interval(minutes=bot.settings.poll_minutes)  # type: ignore[attr-defined]
         self._lock_file: IO[str] | None = None
+        #: Whether this process polls (it holds the deployment's poll lock).
+        self.polling = False
+        #: Finished rounds of the loop (0: the first catch-up with the feeds is still running or to come).
+        self.rounds = 0
 
     async def cog_load(self) -> None:
         if getattr(self.bot, "poller", None) is None:
@@ -55,10 +121,13 @@ class AnnounceCog(commands.Cog):
         if not self._take_poll_lock():
             log.info("another digestbot process polls the digests for this deployment; this one only answers")
             return
+        self.polling = True
         self.poll.start()
 
     async def cog_unload(self) -> None:
         self.poll.cancel()
+        if self.polling:
+            self.bot.poller.stop()  # type: ignore[attr-defined]  # a round in its worker thread returns soon
         if self._lock_file is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
@@ -81,34 +150,92 @@ class AnnounceCog(commands.Cog):
     @tasks.loop(minutes=30)
     async def poll(self) -> None:
         try:
-            await self.run_round()
+            # the first round is the catch-up after a start: it ignores backoff timers, like `poll --once`
+            await self.run_round(force=self.poll.current_loop == 0)
         except Exception:
             log.exception("polling round failed; the next one will try again")
+        finally:
+            self.rounds += 1
 
     @poll.before_loop
     async def before_poll(self) -> None:
         await self.bot.wait_until_ready()
 
-    async def run_round(self) -> PollReport:
-        """One poll, then announcements and health notices (also used by tests)."""
+    async def status(self) -> tuple[str, PollerStatus | None]:
+        """The poller's state for the health report: a short line and the counts behind it."""
+        poller = getattr(self.bot, "poller", None)
+        if poller is None:
+            return "off", None
+        if not self.polling:
+            return "polling in another process", None
+        counts: PollerStatus = await self.bot.run_blocking(poller.status)  # type: ignore[attr-defined]
+        line = counts.line()
+        if self.rounds == 0:
+            return f"catching up ({line})", counts
+        return ("ok: " if not (counts.failing or counts.refused) else "degraded: ") + line, counts
+
+    async def run_round(self, *, force: bool = False) -> PollReport:
+        """One poll, then announcements, summary lines and health notices (also used by tests).
+
+        Args:
+            force: Ignore backoff timers (sources, entries, refused announcements).
+        """
         poller = self.bot.poller  # type: ignore[attr-defined]
-        report: PollReport = await self.bot.run_blocking(poller.poll_once)  # type: ignore[attr-defined]
-        channels = await self.target_channels()
+        report: PollReport = await self.bot.run_blocking(poller.poll_once, force=force)  # type: ignore[attr-defined]
+        targets = await self.resolve_targets()
         for notice in report.notices:
-            for channel in channels:
+            for channel in targets.channels:
                 await self._send(channel, content=notice.message)
         for a in report.announcements:
-            if channels:
-                for channel in channels:
-                    await self.announce(channel, a)
-            await self.bot.run_blocking(poller.mark_announced, a.source, a.guid, "" if channels else "no announcement channel")  # type: ignore[attr-defined]
-        for line in report.summaries:
-            for channel in channels:
-                await self._send(channel, content=clip(line, 2000))
+            await self._announce_everywhere(a, targets)
+        for summary in report.summaries:
+            await self._summarise_everywhere(summary, targets)
         return report
+
+    async def _announce_everywhere(self, a: Announcement, targets: Targets) -> None:
+        """Announce to every target; mark announced only when none refused it."""
+        poller = self.bot.poller  # type: ignore[attr-defined]
+        if not targets.configured:
+            await self.bot.run_blocking(poller.mark_announced, a.source, a.guid, "no announcement channel")  # type: ignore[attr-defined]
+            return
+        errors = list(targets.unreachable.values())
+        for channel in targets.channels:
+            error = await self.announce(channel, a)
+            if error:
+                errors.append(error)
+        if errors:
+            await self.bot.run_blocking(poller.mark_announce_failed, a.source, a.guid, "; ".join(errors))  # type: ignore[attr-defined]
+        else:
+            await self.bot.run_blocking(poller.mark_announced, a.source, a.guid, "")  # type: ignore[attr-defined]
+
+    async def _summarise_everywhere(self, summary: Summary, targets: Targets) -> None:
+        """Post one summary line per channel, once; its entries are done when every channel has it."""
+        poller = self.bot.poller  # type: ignore[attr-defined]
+        state = self.bot.state  # type: ignore[attr-defined]
+        key = "summary:" + hashlib.sha256("\x1f".join(summary.guids).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        failed = bool(targets.unreachable)
+        for channel in targets.channels:
+            channel_id = channel.id  # type: ignore[attr-defined]
+            record = await self.bot.run_blocking(state.announcement, summary.source, key, channel_id)  # type: ignore[attr-defined]
+            if record and record["state"] == "sent":
+                continue
+            nonce = record["nonce"] if record else secrets.token_hex(8)
+            if not record:
+                await self.bot.run_blocking(state.mark_announcing, summary.source, key, channel_id, nonce)  # type: ignore[attr-defined]
+            message, error = await self._try_send(channel, content=summary_line(summary), nonce=nonce)
+            if message is not None:
+                await self.bot.run_blocking(state.mark_announced, summary.source, key, channel_id, message.id)  # type: ignore[attr-defined]
+            elif error:
+                failed = True
+        if not failed:
+            await self.bot.run_blocking(poller.mark_summarised, summary)  # type: ignore[attr-defined]
 
     async def target_channels(self) -> list[discord.abc.Messageable]:
         """Each guild's admin-set channel; ANNOUNCE_CHANNEL_ID for a guild that set none."""
+        return (await self.resolve_targets()).channels
+
+    async def resolve_targets(self) -> Targets:
+        """The target channels, and those configured but not reachable right now (with why)."""
         by_guild = await self.bot.run_blocking(self.bot.state.announce_channels)  # type: ignore[attr-defined]
         ids = list(by_guild.values())
         default = self.bot.settings.announce_channel_id  # type: ignore[attr-defined]
@@ -117,37 +244,46 @@ class AnnounceCog(commands.Cog):
             guild_id = getattr(getattr(channel, "guild", None), "id", None)
             if guild_id not in by_guild:
                 ids.append(default)
-        out = []
+        targets = Targets(configured=bool(ids))
         for cid in dict.fromkeys(ids):
             channel = self.bot.get_channel(cid)
             if channel is None:
                 try:
                     channel = await self.bot.fetch_channel(cid)
-                except discord.HTTPException:
-                    log.warning("announcement channel %s is not reachable", cid)
+                except discord.NotFound:
+                    log.warning("announcement channel %s does not exist (deleted?): skipped", cid)
                     continue
-            out.append(channel)
-        return out
+                except (discord.HTTPException, *NETWORK_ERRORS) as exc:
+                    log.warning("announcement channel %s is not reachable: %s", cid, refusal(exc, cid))
+                    targets.unreachable[cid] = refusal(exc, cid)
+                    continue
+            targets.channels.append(channel)  # type: ignore[arg-type]
+        return targets
 
-    async def announce(self, channel: discord.abc.Messageable, a: Announcement) -> None:
-        """Send one announcement to one channel, exactly once."""
+    async def announce(self, channel: discord.abc.Messageable, a: Announcement) -> str | None:
+        """Send one announcement to one channel, exactly once.
+
+        Returns:
+            None when the channel has it (now or before) or is gone for good; else why Discord refused it.
+        """
         state = self.bot.state  # type: ignore[attr-defined]
         channel_id = channel.id  # type: ignore[attr-defined]
         record = await self.bot.run_blocking(state.announcement, a.source, a.guid, channel_id)  # type: ignore[attr-defined]
         if record and record["state"] == "sent":
-            return
+            return None
         if record and record["state"] == "sending":
             found = await self._find_sent(channel, record["nonce"])
             if found is not None:
                 await self.bot.run_blocking(state.mark_announced, a.source, a.guid, channel_id, found.id)  # type: ignore[attr-defined]
-                return
+                return None
             nonce = record["nonce"]
         else:
             nonce = secrets.token_hex(8)
             await self.bot.run_blocking(state.mark_announcing, a.source, a.guid, channel_id, nonce)  # type: ignore[attr-defined]
-        message = await self._send(channel, embed=announcement_embed(a, nonce), nonce=nonce)
+        message, error = await self._try_send(channel, embed=announcement_embed(a, nonce), nonce=nonce)
         if message is not None:
             await self.bot.run_blocking(state.mark_announced, a.source, a.guid, channel_id, message.id)  # type: ignore[attr-defined]
+        return error
 
     async def _find_sent(self, channel: discord.abc.Messageable, nonce: str) -> discord.Message | None:
         try:
@@ -155,16 +291,25 @@ class AnnounceCog(commands.Cog):
                 mine = self.bot.user is not None and message.author.id == self.bot.user.id
                 if mine and any(e.footer and e.footer.text and nonce in e.footer.text for e in message.embeds):
                     return message
-        except discord.HTTPException:
+        except (discord.HTTPException, *NETWORK_ERRORS):
             log.warning("could not read history of channel %s", getattr(channel, "id", "?"))
         return None
 
-    async def _send(self, channel: discord.abc.Messageable, **kwargs) -> discord.Message | None:  # noqa: ANN003
+    async def _try_send(self, channel: discord.abc.Messageable, **kwargs) -> tuple[discord.Message | None, str | None]:  # noqa: ANN003
+        """Send; ``(message, None)``, ``(None, None)`` when the channel is gone for good, else ``(None, reason)``."""
+        channel_id = getattr(channel, "id", 0)
         try:
-            return await channel.send(allowed_mentions=NO_MENTIONS, **kwargs)
-        except discord.HTTPException:
-            log.exception("could not post to channel %s", getattr(channel, "id", "?"))
-            return None
+            return await channel.send(allowed_mentions=NO_MENTIONS, **kwargs), None
+        except discord.NotFound as exc:
+            log.warning("announcement channel %s is gone: %s", channel_id, refusal(exc, channel_id))
+            return None, None
+        except (discord.HTTPException, *NETWORK_ERRORS) as exc:
+            reason = refusal(exc, channel_id)
+            log.warning("could not post to channel %s: %s", channel_id, reason)
+            return None, reason
+
+    async def _send(self, channel: discord.abc.Messageable, **kwargs) -> discord.Message | None:  # noqa: ANN003
+        return (await self._try_send(channel, **kwargs))[0]
 
 
 async def setup(bot: commands.Bot) -> None:

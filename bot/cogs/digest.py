@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.embeds import COLOUR_FOUND, NO_MENTIONS, clip, fit, issues_embed
+from bot.embeds import COLOUR_FOUND, NO_MENTIONS, clip, fit, issues_embed, safe_text
 
 
 class DigestCog(commands.Cog):
@@ -36,12 +36,13 @@ class DigestCog(commands.Cog):
         stats = await self.bot.run_blocking(self.bot.kb.stats)  # type: ignore[attr-defined]
         embed = discord.Embed(title="What digestbot knows", colour=COLOUR_FOUND)
         embed.description = f"{stats.documents} documents · {stats.chunks} chunks · {stats.papers} papers" + (f"\nLast update: {stats.last_update}" if stats.last_update else "")
-        digests = "\n".join(f"• {name}: {n}" for name, n in stats.digests.items()) or "Nothing indexed yet."
+        digests = "\n".join(f"• {safe_text(name)}: {n}" for name, n in stats.digests.items()) or "Nothing indexed yet."
         embed.add_field(name="Digests (issues)", value=clip(digests, 1024), inline=False)
         poller = getattr(self.bot, "poller", None)
         if poller is not None:
+            # source health, failing entries and announcements Discord refused (errors are third-party text)
             lines = await self.bot.run_blocking(poller.health_lines)  # type: ignore[attr-defined]
-            embed.add_field(name="Watched sources", value=clip("\n".join(lines) or "None configured.", 1024), inline=False)
+            embed.add_field(name="Watched sources", value=clip("\n".join(map(safe_text, lines)) or "None configured.", 1024), inline=False)
         embed.set_footer(text=clip(f"model {stats.model} · {stats.store}", 2048))
         await interaction.followup.send(embed=fit(embed), allowed_mentions=NO_MENTIONS)
 

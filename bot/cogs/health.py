@@ -1,4 +1,9 @@
-"""Writes the bot's health report every HEALTH_SECONDS (read by ``digestbot health``)."""
+"""Writes the bot's health report every HEALTH_SECONDS (read by ``digestbot health``).
+
+The report also says what the feed poller is doing (from the AnnounceCog), so a bot that
+is connected while its first catch-up is still running, or whose announcements Discord
+refuses, says so instead of a bare "healthy".
+"""
 
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ class HealthCog(commands.Cog):
 
     async def cog_unload(self) -> None:
         self.report.cancel()
-        await self._write(HealthReport(time.time(), False, "stopped", None, "stopped", os.getpid()))
+        await self._write(HealthReport(time.time(), False, "stopped", None, "stopped", os.getpid(), poller="stopped"))
 
     @tasks.loop(seconds=HEALTH_SECONDS)
     async def report(self) -> None:
@@ -60,7 +65,30 @@ class HealthCog(commands.Cog):
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             knowledge = f"error: {exc}"
         latency_ms = None if latency is None or math.isinf(latency) or math.isnan(latency) else latency * 1000
-        return HealthReport(time.time(), connected and knowledge == "ok", gateway, latency_ms, knowledge, os.getpid())
+        report = HealthReport(time.time(), connected and knowledge == "ok", gateway, latency_ms, knowledge, os.getpid())
+        await self._add_poller(report)
+        return report
+
+    async def _add_poller(self, report: HealthReport) -> None:
+        """The poller's line and counts (a failure to get them is reported, not raised)."""
+        cog = self.bot.get_cog("AnnounceCog")
+        if cog is None:
+            report.poller = "off"
+            return
+        try:
+            line, counts = await asyncio.wait_for(cog.status(), PROBE_TIMEOUT_S)  # type: ignore[attr-defined]
+        except TimeoutError:
+            report.poller = f"no status within {PROBE_TIMEOUT_S:.0f} s"
+            return
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            report.poller = f"status error: {exc}"
+            return
+        report.poller = line
+        report.catching_up = line.startswith("catching up")
+        if counts is not None:
+            report.sources_failing = len(counts.failing)
+            report.announcements_pending = counts.pending
+            report.announcements_refused = counts.refused
 
     async def _write(self, report: HealthReport) -> None:
         await self.bot.run_blocking(write_report, self.bot.settings.data_dir, report)  # type: ignore[attr-defined]

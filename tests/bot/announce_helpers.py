@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from tests.fakes.feed_server import FakeEntry
@@ -17,3 +20,12 @@ def issue(n: int) -> FakeEntry:
         f"glass routers and report a {n}0% speedup (<a href='https://arxiv.org/abs/2403.0{1000 + n}'>arXiv</a>).</p>"
     )
     return FakeEntry(title=f"Weekly issue {n}", link=f"/p/issue-{n}", guid=f"issue-{n}", published=BASE + timedelta(days=7 * n), content=html)
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Wait for ``condition`` to hold, failing with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(0.02)

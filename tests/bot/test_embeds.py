@@ -119,3 +119,26 @@ def test_everyone_in_archive_text_never_pings() -> None:
     assert "@everyone" in embed.title  # shown as text ...
     assert NO_MENTIONS.to_dict() == {"parse": []}  # ... and every send uses allowed_mentions none
     assert LIMITS["content"] == 2000
+
+
+def test_embed_links_are_http_only() -> None:
+    from bot.embeds import safe_url
+
+    assert safe_url("https://e.org/p/1?a=b#c") == "https://e.org/p/1?a=b#c"
+    assert safe_url("https://e.org/x_(y)") == "https://e.org/x_%28y%29"  # cannot end a Markdown link early
+    for bad in ("javascript:alert(1)", "ftp://e.org/x", "data:text/html,x", "/relative", "https://", "https://e.org/a b", ""):
+        assert safe_url(bad) is None
+    a = Announcement(source="s", guid="g", digest="D", title="T", url="javascript:alert(1)", date="2024-03-17", doc_id="d")
+    assert announcement_embed(a, "n").url is None
+
+
+def test_feed_markup_is_escaped_and_our_bold_survives() -> None:
+    bait = "[x](http://evil.example) <@&223456789012345678> @everyone ||spoiler|| \u202eevil\u2066 *QLoRA* _under_"
+    c = make_citation(1, excerpt=f"QLoRA makes LoRA cheaper {bait}", title=f"Issue {bait}", section=f"QLoRA {bait}", highlights=["QLoRA", "everyone"])
+    answer = make_answer("q")
+    answer.citations = [c]
+    for text in (answer_embed(answer).description, more_embed("q", [c]).description):
+        assert "> **QLoRA** makes LoRA cheaper" in text and "\\*QLoRA\\*" in text  # our bold; the feed's asterisks escaped
+        assert "\\[x\\](http://evil.example)" in text and "\\|\\|spoiler\\|\\|" in text
+        assert "@\u200beveryone" in text and "<@\u200b&223456789012345678>" in text and "@**everyone**" not in text
+        assert "\u202e" not in text and "\u2066" not in text and "\\_under\\_" in text

@@ -65,3 +65,23 @@ async def test_the_cog_reports_a_knowledge_base_that_fails(tmp_path):
     await cog.write_now()
     healthy, line = check(tmp_path)
     assert not healthy and "gateway connecting" in line
+
+
+def test_the_poller_state_is_in_the_line_but_not_in_the_exit_code(tmp_path):
+    write_report(tmp_path, report(poller="catching up (2 sources)", catching_up=True))
+    healthy, line = check(tmp_path)
+    assert healthy and line.endswith("poller catching up (2 sources)")
+    write_report(tmp_path, report(poller="degraded: 1 source, 1 failing (Broken); 1 refused by Discord: HTTP 403", announcements_refused=1))
+    healthy, line = check(tmp_path)
+    assert healthy and "refused by Discord: HTTP 403" in line
+    write_report(tmp_path, report(ok=False, gateway="stopped", poller="stopped"))
+    assert check(tmp_path) == (False, "unhealthy: gateway stopped, knowledge ok, poller stopped")
+
+
+def test_a_report_written_before_the_poller_fields_still_reads(tmp_path):
+    import json
+
+    old = {"at": time.time(), "ok": True, "gateway": "connected", "latency_ms": 1.0, "knowledge": "ok", "pid": 1}
+    health_path(tmp_path).write_text(json.dumps(old))
+    healthy, line = check(tmp_path)
+    assert healthy and line.endswith("poller off")

@@ -2,7 +2,9 @@
 
 The bot serves from its knowledge process (the default, ``KNOWLEDGE_PROCESS=1``): the test
 starts the console script with the fake's REST and gateway URLs, asks through a slash
-command, and checks that stopping the bot leaves no knowledge process behind.
+command, and checks that stopping the bot leaves no knowledge process behind. The one
+watched source answers only when the test ends: the bot must connect, answer and report
+itself healthy ("poller catching up") while its first poll is still waiting.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from pathlib import Path
 import pytest
 
 from bot.health import check
+from tests.bot.announce_helpers import issue
 from tests.conftest import ARCHIVE, free_port
 from tests.fakes.discord_api import GUILD_ID, FakeDiscord
+from tests.fakes.feed_server import FakeFeedServer
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.fake.e2e-run-token"
 
@@ -50,8 +54,12 @@ def children_of(pid: int) -> list[int]:
 
 
 async def test_digestbot_run_answers_from_its_knowledge_process(data_dir: Path, tmp_path: Path) -> None:
+    feeds = FakeFeedServer()
+    feeds.start()
+    feeds.set_feed("/feed", [issue(1)])
+    feeds.slow("/feed", 600)  # answers when the server stops, at the end of the test
     sources = tmp_path / "sources.toml"
-    sources.write_text("# nothing watched in this test\n")
+    sources.write_text(f'[[digest]]\nname = "Slow Weekly"\nfeed = "{feeds.url("/feed")}"\n')
     log_path = tmp_path / "bot.log"
     async with FakeDiscord(heartbeat_interval_ms=200, interaction_timeout=3.0, patch_discord_py=False) as fake:
         env = {
@@ -65,6 +73,8 @@ async def test_digestbot_run_answers_from_its_knowledge_process(data_dir: Path, 
             "ARXIV_API_URL": f"http://127.0.0.1:{free_port()}/api/query",
             "ASK_COOLDOWN_SECONDS": "0.001",
             "KNOWLEDGE_PROCESS": "1",
+            "DIGESTBOT_ALLOW_PRIVATE_URLS": "1",
+            "HTTP_TIMEOUT_SECONDS": "900",
         }
         exe = Path(sys.executable).parent / "digestbot"
         with log_path.open("w") as log:
@@ -83,6 +93,8 @@ async def test_digestbot_run_answers_from_its_knowledge_process(data_dir: Path, 
                 await asyncio.sleep(0.2)
             health = subprocess.run([str(exe), "health"], env=env, capture_output=True, text=True, timeout=60)
             assert health.returncode == 0 and "gateway connected" in health.stdout, health
+            assert "poller catching up" in health.stdout, health  # honest: the first poll still waits for the feed
+            assert feeds.requests_to("/feed"), "the first poll never started"
 
             inter = await fake.inject_slash_command("ask", {"question": "mixture of experts router collapse"})
             answer = await fake.wait_for_message(
@@ -96,7 +108,11 @@ async def test_digestbot_run_answers_from_its_knowledge_process(data_dir: Path, 
             card = await fake.wait_for_message(lambda m: m.interaction_id == int(inter["id"]), timeout=30)
             assert card.embeds[0]["title"] == "Lantern-7B: A Small Model That Reads Long Documents"
         finally:
-            bot.send_signal(signal.SIGINT)  # Ctrl-C
+            bot.send_signal(signal.SIGINT)  # Ctrl-C, while the first poll still waits for the feed
+            stopping = time.monotonic() + 30
+            while bot.poll() is None and "gateway stopped" not in check(data_dir)[1] and time.monotonic() < stopping:
+                await asyncio.sleep(0.2)
+            feeds.stop()  # the feed answers now; the stopping poller drops the answer and the bot exits
             try:
                 bot.wait(30)
             except subprocess.TimeoutExpired:

@@ -55,6 +55,9 @@ Behaviour worth knowing
   (``interaction.response.defer()``) edits the loading message instead of creating
   a new one, and keeps the defer's ephemeral state (an ``ephemeral=True`` follow-up
   after a public defer is public).
+* :meth:`FakeDiscord.fail_sends` makes message sends to a channel answer 403 (Missing
+  Permissions), 400 (Invalid Form Body), 5xx (any status), switchable at run time. discord.py
+  retries 500/502/504 itself for ~16 s before raising; 503 is raised at once.
 * JSON responses are sent with ``Content-Type: application/json`` exactly: discord.py
   only decodes JSON when the header is exactly that (aiohttp's ``json_response``
   adds ``; charset=utf-8`` and would make discord.py see a plain string).
@@ -575,6 +578,7 @@ class FakeDiscord:
         self.connections: list[_GatewayConnection] = []
 
         self._sent: list[SentMessage] = []
+        self._send_faults: dict[int, int] = {}
         self._interactions: dict[int, _Interaction] = {}
         self._tokens: dict[str, int] = {}
         self._dm_channels: dict[int, int] = {}
@@ -737,6 +741,36 @@ class FakeDiscord:
                     _log.exception("client.start() raised while closing")
             elif not task.cancelled():
                 task.exception()  # mark retrieved; it was re-raised above if it happened early
+
+    # ------------------------------------------------------------------ faults
+
+    def fail_sends(self, channel_id: int, status: int | None = 403) -> None:
+        """Make ``POST /channels/{channel_id}/messages`` answer ``status`` until changed.
+
+        Like Discord: 403 is "Missing Permissions" (code 50013, e.g. after an admin took the
+        bot's Send Messages away), 400 "Invalid Form Body" (50035), 5xx an internal error.
+        Nothing is created. Other channels, interaction responses and webhooks are unaffected.
+
+        Args:
+            channel_id: The channel.
+            status: The HTTP status to answer; ``None`` makes sends work again.
+        """
+        if status is None:
+            self._send_faults.pop(channel_id, None)
+        else:
+            self._send_faults[channel_id] = status
+
+    def _send_fault(self, channel_id: int) -> _Reply | None:
+        status = self._send_faults.get(channel_id)
+        if status is None:
+            return None
+        if status == 403:
+            return _error(403, "Missing Permissions", 50013)
+        if status == 400:
+            return _error(400, "Invalid Form Body", 50035, {"embeds": {"0": {"url": _field_error("URL_TYPE_INVALID_URL", "Not a well formed URL.")}}})
+        if status == 404:
+            return _error(404, "Unknown Channel", 10003)
+        return _error(status, f"{status}: Internal Server Error", 0)
 
     # ------------------------------------------------------------------ state setup
 
@@ -1705,6 +1739,9 @@ class FakeDiscord:
                     errs[key] = _field_error(
                         "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length."
                     )
+            url = embed.get("url")
+            if url is not None and not re.match(r"(?i)^https?://[^\s/]+", str(url)):
+                errs["url"] = _field_error("URL_TYPE_INVALID_URL", "Not a well formed URL.")
             footer = (embed.get("footer") or {}).get("text") or ""
             author = (embed.get("author") or {}).get("name") or ""
             total += len(footer) + len(author)
@@ -2286,6 +2323,9 @@ class FakeDiscord:
         channel_id = int(call.params["channel_id"])
         if channel_id not in self.channels:
             return _error(404, "Unknown Channel", 10003)
+        fault = self._send_fault(channel_id)
+        if fault is not None:
+            return fault
         payload = call.json or {}
         invalid = self._validate(payload, files=len(call.files))
         if invalid:

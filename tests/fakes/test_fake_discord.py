@@ -356,6 +356,38 @@ async def test_overlong_message_is_rejected_like_discord(fake: FakeDiscord) -> N
     assert fake.sent_messages() == []
 
 
+async def test_sends_to_a_channel_can_be_refused_at_run_time(fake: FakeDiscord) -> None:
+    bot = make_bot()
+    async with fake.running(bot):
+        channel = bot.get_channel(TEXT_CHANNEL_ID)
+        assert isinstance(channel, discord.TextChannel)
+        fake.fail_sends(TEXT_CHANNEL_ID, 403)
+        with pytest.raises(discord.Forbidden) as forbidden:
+            await channel.send("hello")
+        fake.fail_sends(TEXT_CHANNEL_ID, 400)
+        with pytest.raises(discord.HTTPException) as invalid:
+            await channel.send("hello")
+        fake.fail_sends(TEXT_CHANNEL_ID, 503)
+        with pytest.raises(discord.DiscordServerError):
+            await channel.send("hello")
+        await bot.get_channel(OTHER_CHANNEL_ID).send("elsewhere is fine")
+        fake.fail_sends(TEXT_CHANNEL_ID, None)
+        await channel.send("works again")
+    assert forbidden.value.code == 50013 and invalid.value.status == 400 and invalid.value.code == 50035
+    assert [m.content for m in fake.sent_messages(TEXT_CHANNEL_ID)] == ["works again"]
+
+
+async def test_embed_url_that_is_not_http_is_rejected_like_discord(fake: FakeDiscord) -> None:
+    bot = make_bot()
+    async with fake.running(bot):
+        channel = bot.get_channel(TEXT_CHANNEL_ID)
+        with pytest.raises(discord.HTTPException) as excinfo:
+            await channel.send(embed=discord.Embed(title="t", url="javascript:alert(1)"))
+        await channel.send(embed=discord.Embed(title="t", url="https://example.org/p"))
+    assert excinfo.value.status == 400 and "well formed URL" in str(excinfo.value)
+    assert len(fake.sent_messages(TEXT_CHANNEL_ID)) == 1
+
+
 async def test_unknown_route_returns_404_and_is_recorded(fake: FakeDiscord) -> None:
     bot = make_bot()
     async with fake.running(bot):

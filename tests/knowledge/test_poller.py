@@ -120,10 +120,15 @@ def test_missed_issues_are_capped_with_one_summary_line(server, make_poller):
     server.set_feed("/feed", [issue(n) for n in range(6, 0, -1)])
     report = poller.poll_once(force=True)
     assert [a.guid for a in report.announcements] == ["issue-5", "issue-6"]
-    assert len(report.summaries) == 1 and "3 more new issues" in report.summaries[0]
+    (summary,) = report.summaries
+    assert "3 more new issues" in summary.text and summary.guids == ["issue-2", "issue-3", "issue-4"]
     for a in report.announcements:
         poller.mark_announced(a.source, a.guid)
-    assert poller.poll_once(force=True).announcements == []  # summarised ones are done too
+    again = poller.poll_once(force=True)  # the line was not posted yet: it comes again, nothing is lost
+    assert again.announcements == [] and [s.text for s in again.summaries] == [summary.text]
+    poller.mark_summarised(summary)
+    done = poller.poll_once(force=True)
+    assert done.announcements == [] and done.summaries == []  # summarised ones are done too
 
 
 @pytest.mark.parametrize("fault", ["500", "slow", "malformed", "oversized", "redirect_loop"])
@@ -199,3 +204,115 @@ def test_an_entry_whose_indexing_failed_is_retried(server, make_poller):
     report = poller.poll_once(force=True)
     assert poller.state.find_entry("Glass Weekly", "empty", "").state == INDEXED
     assert [a.guid for a in report.announcements] == ["empty"]
+
+
+def _other(n: int, *, link: str | None = None, guid: str | None = None, body: str | None = None) -> FakeEntry:
+    html = body or f"<p>Other digest issue {n} is about pebble adapters and their quartz-like behaviour in long training runs.</p>"
+    return FakeEntry(title=f"Other issue {n}", link=link or f"/o/issue-{n}", guid=guid or f"other-{n}", published=BASE + timedelta(days=7 * n), content=html)
+
+
+def test_a_source_cannot_replace_another_digests_document(server, make_poller):
+    from knowledge.poller import scoped_doc_id
+
+    server.set_feed("/glass", [issue(1)])
+    server.set_feed("/other", [_other(1)])
+    poller = make_poller([("Glass Weekly", "/glass", ""), ("Other Digest", "/other", "")])
+    poller.poll_once()
+    server.set_feed("/glass", [issue(2), issue(1)])
+    poller.poll_once(force=True)
+    owner = poller.state.find_entry("Glass Weekly", "issue-2", "")
+    # another watched source links the same post, with other text
+    impostor = _other(2, link="/p/issue-2", guid="impostor", body="<p>" + "Impostor text claims the glass routers paper found nothing at all. " * 3 + "</p>")
+    server.set_feed("/other", [impostor, _other(1)])
+    report = poller.poll_once(force=True)
+    copy = poller.state.find_entry("Other Digest", "impostor", "")
+    assert copy.state == INDEXED and copy.doc_id == scoped_doc_id("Other Digest", owner.doc_id) != owner.doc_id
+    records = poller.kb.store.get_records([owner.doc_id, copy.doc_id])
+    assert records[owner.doc_id].digest == "Glass Weekly" and records[owner.doc_id].title == "Weekly issue 2"
+    assert records[copy.doc_id].digest == "Other Digest"
+    assert "glass routers" in poller.kb.issue_overview(owner.doc_id).summary.lower() or poller.kb.ask("glass routers 20% speedup").found
+    assert {a.digest for a in report.announcements} == {"Glass Weekly", "Other Digest"}
+    # the owner's edits still update its own document; the copy keeps its scoped ID
+    server.set_feed("/other", [impostor, _other(1)])
+    server.set_feed("/glass", [issue(2, body="<p>Edited: the glass routers paper reports a basalt speedup in a longer note about routing.</p>"), issue(1)])
+    poller.poll_once(force=True)
+    assert poller.state.find_entry("Glass Weekly", "issue-2", "").doc_id == owner.doc_id
+    assert poller.kb.store.get_records([owner.doc_id])[owner.doc_id].digest == "Glass Weekly"
+
+
+def test_a_first_run_that_meets_another_digests_link_keeps_both(server, make_poller):
+    server.set_feed("/glass", [issue(1)])
+    server.set_feed("/other", [_other(1, link="/p/issue-1", guid="copy-1")])
+    poller = make_poller([("Glass Weekly", "/glass", ""), ("Other Digest", "/other", "")])
+    poller.poll_once()
+    mine = poller.state.find_entry("Glass Weekly", "issue-1", "")
+    theirs = poller.state.find_entry("Other Digest", "copy-1", "")
+    assert mine.doc_id and theirs.doc_id and mine.doc_id != theirs.doc_id
+    records = poller.kb.store.get_records([mine.doc_id, theirs.doc_id])
+    assert records[mine.doc_id].digest == "Glass Weekly" and records[theirs.doc_id].digest == "Other Digest"
+
+
+def test_one_bad_entry_is_recorded_and_backed_off_while_the_others_go_on(server, make_poller):
+    server.set_feed("/feed", [issue(1)])
+    poller = make_poller([("Glass Weekly", "/feed", "")], POLL_MINUTES="30")
+    poller.poll_once()
+    # first in the feed: an entry with no text whose page has none either (a parse error)
+    bad = FakeEntry(title="Bad page", link="/p/bad", guid="bad", published=BASE + timedelta(days=20), content="<p></p>")
+    server.set_raw("/p/bad", b"<html><body><nav>menu</nav></body></html>", "text/html")
+    server.set_feed("/feed", [bad, issue(3), issue(2), issue(1)])
+    report = poller.poll_once(force=True)
+    assert report.indexed == 2 and {a.guid for a in report.announcements} == {"issue-2", "issue-3"}
+    row = poller.state.find_entry("Glass Weekly", "bad", "")
+    assert row.state == "seen" and row.failures == 1 and row.last_error
+    assert row.retry_at >= poller.clock() + 30 * 60 - 5  # backing off, not retried every round
+    assert poller.state.health("Glass Weekly").failures == 0  # the source itself is fine
+    assert list(report.entry_errors) == ["Glass Weekly: Bad page"]
+    fetched = len(server.requests_to("/p/bad"))
+    server.set_feed("/feed", [bad, issue(4), issue(3), issue(2), issue(1)])
+    again = poller.poll_once()
+    assert again.indexed == 1 and len(server.requests_to("/p/bad")) == fetched  # not retried before its time
+    assert any("not indexable yet" in line for line in poller.health_lines())
+    assert poller.status().entries_failing == 1
+    # once its backoff is over and the page is fixed, it is indexed like any other
+    server.set_raw("/p/bad", b"<html><body><p>Now the page has proper text about crystal adapters and more words to read here.</p></body></html>", "text/html")
+    row.retry_at = 0
+    poller.state.upsert_entry(row)
+    poller.poll_once()
+    fixed = poller.state.find_entry("Glass Weekly", "bad", "")
+    assert fixed.state == INDEXED and fixed.failures == 0 and fixed.last_error == ""
+
+
+def test_an_unexpected_error_in_a_source_counts_as_a_failure_with_backoff(server, make_poller, caplog):
+    server.set_feed("/feed", [issue(1)])
+    poller = make_poller([("Glass Weekly", "/feed", "")], POLL_MINUTES="30")
+    poller.kb.close()  # the knowledge side is broken: seeding raises something no one expected
+    report = poller.poll_once()
+    health = poller.state.health("Glass Weekly")
+    assert "unexpected error" in report.errors["Glass Weekly"]
+    assert health.failures == 1 and health.next_attempt > poller.clock() + 60 and not health.seeded
+    requests = len(server.requests_to("/feed"))
+    assert poller.poll_once().checked == [] and len(server.requests_to("/feed")) == requests  # backing off
+
+
+def test_a_busy_store_is_one_warning_and_a_retry_next_round(server, make_poller, caplog):
+    import fcntl
+    import logging
+
+    server.set_feed("/feed", [issue(1)])
+    poller = make_poller([("Glass Weekly", "/feed", "")])
+    poller.poll_once()
+    server.set_feed("/feed", [issue(2), issue(1)])
+    with (poller.settings.data_dir / ".write.lock").open("a+") as other_writer:  # another process writing
+        fcntl.flock(other_writer.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            report = poller.poll_once()
+        fcntl.flock(other_writer.fileno(), fcntl.LOCK_UN)
+    assert report.busy == ["Glass Weekly"] and report.announcements == []
+    records = [r for r in caplog.records if r.name == "knowledge.poller"]
+    assert [r.levelname for r in records] == ["WARNING"] and records[0].exc_info is None
+    assert "next round" in records[0].getMessage()
+    assert poller.state.health("Glass Weekly").failures == 0  # not the source's fault
+    assert poller.state.find_entry("Glass Weekly", "issue-2", "").state == "seen"
+    report = poller.poll_once()  # the next round, no force: indexed and ready to announce
+    assert [a.guid for a in report.announcements] == ["issue-2"]
