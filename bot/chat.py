@@ -31,6 +31,14 @@ def ingest_summary(report: IngestReport) -> str:
         f"{report.failed} failed; chunks embedded: {report.chunks_embedded}; {report.seconds:.1f} s"
     ]
     lines += [f"  skipped {source}: {reason}" for source, reason in report.failures]
+    for dup in report.duplicates:
+        kind = "same text" if dup.get("exact") else "nearly the same text"
+        lines.append(f"  not stored twice: {dup['source']} ({kind} as {dup['duplicate_of']})")
+    for name, n in report.guessed_digests.items():
+        lines.append(f"  note: digest name “{name}” was guessed from the folder for {n} document(s); "
+                     "pass --digest NAME to set it")
+    if report.duplicates:
+        lines.append(f"duplicates: {len(report.duplicates)} (stored once)")
     return "\n".join(lines)
 
 

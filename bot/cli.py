@@ -114,6 +114,16 @@ def cmd_paper(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     kb = _open_kb(settings)
+    if args.docs:
+        docs = kb.documents()
+        if args.json:
+            for d in docs:
+                _print_json(d.to_json())
+            return 0
+        for d in docs:
+            print(f"{d.digest} · {d.date or 'undated'} · {d.title} · {d.sections} section{'s' if d.sections != 1 else ''} · {d.source}")
+        print(f"{len(docs)} documents")
+        return 0
     stats = kb.stats()
     if args.json:
         _print_json(stats.to_json())
@@ -242,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stats", help="what is indexed")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--docs", action="store_true", help="list every indexed document: digest, date, title, sections, source")
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("eval", help="measure answer quality on a question set (ingests nothing)")

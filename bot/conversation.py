@@ -49,13 +49,20 @@ class Conversation:
         self.history.append(question)
 
 
-def ask(kb: KnowledgeBase | KnowledgeProcess, question: str, conversation: Conversation | None = None, *, context: str | None = None, k: int = 5) -> Answer:
-    """Answer a question, using the conversation (or an explicit context) for follow-ups."""
+def ask(kb: KnowledgeBase | KnowledgeProcess, question: str, conversation: Conversation | None = None, *,
+        context: str | None = None, shown: list[str] | None = None, k: int = 5) -> Answer:
+    """Answer a question, using the conversation (or an explicit context) for follow-ups.
+
+    A follow-up also passes the excerpts shown for the previous question, so it finds new
+    sentences instead of repeating them.
+    """
     if context is None and conversation is not None:
         context = conversation.context_for(question)
+        if context and conversation.last_answer is not None:
+            shown = [c.excerpt for c in conversation.last_answer.citations]
     elif context is not None and not is_follow_up(question):
-        context = None
-    answer = kb.ask(question, k=k, context=context)
+        context, shown = None, None
+    answer = kb.ask(question, k=k, context=context, shown=shown if context else None)
     if conversation is not None and not answer.error:
         conversation.remember(question, answer, context)
     return answer

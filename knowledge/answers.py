@@ -17,27 +17,7 @@ from knowledge.text import normalise_title, split_sentences
 
 MAX_EXCERPT_CHARS = 360
 MAX_SENTENCES = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """Calibrated on the dev archive (see README, "Answers"): when is a hit an answer?
-
-    A hit answers the question when its cosine similarity reaches ``dense``, or when it
-    covers at least ``coverage`` of the question's weighted vocabulary with a similarity
-    of at least ``dense_floor``.
-    """
-
-    dense: float = 0.55
-    coverage: float = 0.45
-    dense_floor: float = 0.2
-
-
-def is_answer(hit: Hit, terms: QueryTerms, t: Thresholds) -> bool:
-    """Whether one hit is strong enough to count as an answer."""
-    if terms.missing_entities and hit.dense < t.dense + 0.1:
-        return False
-    return hit.dense >= t.dense or (hit.coverage >= t.coverage and hit.dense >= t.dense_floor)
+MIN_EXCERPT_CHARS = 40
 
 
 def section_members(hits: list[Hit]) -> dict[tuple[str, int], list[Hit]]:
@@ -57,38 +37,33 @@ def group_sections(hits: list[Hit]) -> list[Hit]:
     return list(best.values())
 
 
-def select(hits: list[Hit], terms: QueryTerms, t: Thresholds, k: int) -> tuple[list[Hit], list[Hit], bool]:
-    """Choose up to ``k`` citations, diverse across digests.
+def select(sections: list[Hit], k: int) -> tuple[list[Hit], list[Hit]]:
+    """Choose up to ``k`` citations among the best hit of each section, diverse across digests.
 
     Returns:
-        ``(chosen, more, found)``: the citations to show, further ones for "more", and
-        whether the archive answers the question.
+        ``(chosen, more)``: the citations to show, and further ones for "more excerpts".
     """
-    sections = group_sections(hits)
-    strong = [h for h in sections if is_answer(h, terms, t)]
-    found = bool(strong)
-    pool = strong if found else sections
-    if not pool:
-        return [], [], False
-    top = pool[0].score
-    chosen: list[Hit] = [pool[0]]
-    seen_digests = {pool[0].meta.get("digest")}
+    if not sections:
+        return [], []
+    top = sections[0].score
+    chosen: list[Hit] = [sections[0]]
+    seen_digests = {sections[0].meta.get("digest")}
     # one slot for each other digest that covered the topic well, best first
-    for h in pool[1:]:
+    for h in sections[1:]:
         if len(chosen) >= k:
             break
         digest = h.meta.get("digest")
         if digest not in seen_digests and h.score >= 0.5 * top:
             chosen.append(h)
             seen_digests.add(digest)
-    for h in pool:
+    for h in sections:
         if len(chosen) >= k:
             break
         if h not in chosen and h.score >= 0.75 * top:
             chosen.append(h)
     chosen.sort(key=lambda h: h.score, reverse=True)
-    more = [h for h in pool if h not in chosen][: 2 * k]
-    return chosen, more, found
+    more = [h for h in sections if h not in chosen][: 2 * k]
+    return chosen, more
 
 
 _NOISE = re.compile(r"^(#\S+\s*)+$|^\([^()]{0,600}\)$|^(by\s)?[^.]{0,300}\(\d{1,2} \w{3}\)[,.]?\s*https?://\S+$|^https?://\S+$")
@@ -99,53 +74,93 @@ def _sentence_score(sentence: str, terms: QueryTerms) -> float:
     if _NOISE.match(sentence.strip()):
         return -1.0
     toks = set(tokenize(sentence))
-    return sum(terms.weights[tok] for tok in terms.tokens if tok in toks)
+    return sum(terms.matched_weight(tok, toks) for tok in terms.tokens)
 
 
-def _best_window(text: str, terms: QueryTerms) -> tuple[float, str]:
-    """The best run of 1-3 consecutive sentences of one text, and its matched weight."""
+# Signs of a token lost in extraction: two prepositions in a row ("outperforms it by on MMLU",
+# where a number was), words glued across a lost space ("showApplied"), empty brackets.
+_LOST = re.compile(r"\b(?:by|of|than|from|with|to)\s+(?:on|of|in|by|for|than|with)\b|\b[a-z]{2,}[A-Z][a-z]{2,}\b|\(\s*\)|\[\s*\]")
+
+
+def text_quality(sentence: str) -> float:
+    """1.0 for clean prose; less for text broken in extraction ("we showapplied to LLaMA").
+
+    Extraction from PDFs drops formulas and numbers and glues the words around them; such a
+    sentence has prepositions left side by side, words run together and stray symbols.
+    """
+    words = sentence.split()
+    if not words:
+        return 0.0
+    glued = len(_LOST.findall(sentence))
+    stray = sum(1 for w in words if len(w) == 1 and not w.isalnum() and w not in "-–—&")
+    return max(0.0, 1.0 - 0.35 * glued - 0.15 * stray)
+
+
+@dataclass(slots=True)
+class _Window:
+    score: float
+    text: str
+    sentences: tuple[str, ...]
+
+
+def _windows(text: str, terms: QueryTerms, *, similarity: float, shown: set[str]) -> list[_Window]:
+    """Every run of 1-3 consecutive sentences of one chunk that fits an excerpt, scored.
+
+    The score adds the chunk's similarity to the question (what the model thinks), the share
+    of the question's weighted terms the run contains (what the words say), a small bonus for
+    shorter runs, and penalties for broken text and for sentences the user was already shown.
+    """
     sentences = [s for p in text.split("\n\n") for s in split_sentences(p)] or [text.strip()]
-    scores = [_sentence_score(s, terms) for s in sentences]
-    best: tuple[float, int, int] = (-1.0, 0, 1)
+    term_scores = [_sentence_score(s, terms) for s in sentences]
+    out: list[_Window] = []
     for start in range(len(sentences)):
-        total, length = 0.0, 0
+        if term_scores[start] < 0:
+            continue
+        length, matched, quality, seen = 0, 0.0, 0.0, 0
         for end in range(start, min(len(sentences), start + MAX_SENTENCES)):
             length += len(sentences[end]) + 1
             if end > start and length > MAX_EXCERPT_CHARS:
                 break
-            total += scores[end]
-            # prefer more matched weight, then fewer sentences
-            key = (total - 0.01 * (end - start), start, end + 1)
-            if key[0] > best[0]:
-                best = key
-    total, start, end = best
-    if total <= 0:
-        # nothing to match on (a heading-only or purely semantic match): the opening sentences
-        start = next((i for i, sc in enumerate(scores) if sc >= 0), 0)
-        end = start + 1
-        while end < len(sentences) and end - start < MAX_SENTENCES and len(" ".join(sentences[start : end + 1])) <= 300:
-            end += 1
-        total = 0.0 if scores[start] >= 0 else -1.0
-    excerpt = " ".join(sentences[start:end])
-    if len(excerpt) > MAX_EXCERPT_CHARS:
-        excerpt = _clip_around_match(excerpt, terms)
-    return total, excerpt
+            if term_scores[end] < 0:
+                break
+            matched += term_scores[end]
+            quality += text_quality(sentences[end])
+            seen += _normal(sentences[end]) in shown
+            n = end - start + 1
+            too_short = 0.3 if length < MIN_EXCERPT_CHARS else 0.0  # "1." or a lone name says nothing
+            score = similarity + 0.6 * matched / terms.total + 0.15 * quality / n - 0.02 * n - 1.5 * seen / n - too_short
+            out.append(_Window(score, " ".join(sentences[start : end + 1]), tuple(sentences[start : end + 1])))
+    return out
 
 
-def best_excerpt(texts: str | list[str], terms: QueryTerms) -> str:
-    """The most relevant 1-3 consecutive sentences (at most ~360 characters).
+def _normal(sentence: str) -> str:
+    return " ".join(tokenize(sentence, drop_stopwords=False))
+
+
+def shown_sentences(excerpts: list[str]) -> set[str]:
+    """The sentences of excerpts a user has seen (follow-ups prefer others)."""
+    return {_normal(s) for e in excerpts for s in split_sentences(e.replace("… ", "").replace(" …", ""))}
+
+
+def best_excerpt(texts: str | list[str], terms: QueryTerms, *, similarities: list[float] | None = None,
+                 shown: set[str] | None = None) -> str:
+    """The most relevant 1-3 consecutive sentences (at most ~360 characters) of a section.
 
     Args:
-        texts: A chunk's text, or the texts of a section's retrieved chunks, best chunk first
-            (on equal weight the earlier text wins).
+        texts: The texts of a section's retrieved chunks (or one chunk's text).
         terms: The question's weighted terms.
+        similarities: Each text's cosine similarity to the question (default: all equal).
+        shown: Normalised sentences already shown in this conversation (see :func:`shown_sentences`).
     """
     candidates = [texts] if isinstance(texts, str) else texts
-    scored = [_best_window(t, terms) for t in candidates if t.strip()]
-    if not scored:
-        return ""
-    best = max(range(len(scored)), key=lambda i: (scored[i][0], -i))
-    return scored[best][1]
+    sims = similarities or [0.0] * len(candidates)
+    windows = [w for t, sim in zip(candidates, sims, strict=True) if t.strip() for w in _windows(t, terms, similarity=sim, shown=shown or set())]
+    if not windows:
+        first = next((t for t in candidates if t.strip()), "")
+        return first if len(first) <= MAX_EXCERPT_CHARS else _clip_around_match(first, terms)
+    best = max(windows, key=lambda w: w.score)  # on equal scores the earlier window wins
+    excerpt = best.text
+    return excerpt if len(excerpt) <= MAX_EXCERPT_CHARS else _clip_around_match(excerpt, terms)
 
 
 def _clip_around_match(text: str, terms: QueryTerms) -> str:
@@ -165,23 +180,36 @@ def _clip_around_match(text: str, terms: QueryTerms) -> str:
 
 
 def highlights(excerpt: str, terms: QueryTerms) -> list[str]:
-    """Surface forms in the excerpt of the question's matched terms (for bold marking)."""
+    """Surface forms in the excerpt of the question's matched terms (for bold marking).
+
+    Terms are stems ("evalu"), so a word counts when its own stem is one of them.
+    """
+    wanted = {t for t in terms.tokens if len(t) >= 2}
+    wanted |= {alt for alts in terms.alternatives.values() for alt, _ in alts}
     found: list[str] = []
-    for tok in sorted(terms.tokens, key=len, reverse=True):
-        if len(tok) < 2 or tok.isdigit() and len(tok) < 2:
-            continue
-        pattern = re.compile(rf"(?<![\w]){re.escape(tok)}(?![\w])" if tok.isascii() else re.escape(tok), re.IGNORECASE)
-        for m in pattern.finditer(excerpt):
-            if not any(m.group(0).lower() in f.lower() for f in found):
-                found.append(m.group(0))
-    return found
+    for m in re.finditer(r"[\w][\w.+\-/]*[\w]|[\w]", excerpt):
+        word = m.group(0)
+        toks = tokenize(word, drop_stopwords=False)
+        if toks and toks[0] in wanted and not any(word.lower() == f.lower() for f in found):
+            found.append(word)
+    return sorted(found, key=len, reverse=True)
 
 
-def to_citation(rank: int, hit: Hit, terms: QueryTerms, *, weak: bool, section_hits: list[Hit] | None = None) -> Citation:
-    """A citation for one hit, with the best excerpt among its section's retrieved chunks."""
+def to_citation(rank: int, hit: Hit, terms: QueryTerms, *, weak: bool, section_hits: list[Hit] | None = None,
+                shown: set[str] | None = None) -> Citation:
+    """A citation for one hit, with the best excerpt among its section's retrieved chunks.
+
+    Args:
+        rank: The citation's rank (1 = best).
+        hit: The section's best hit.
+        terms: The question's weighted terms.
+        weak: Whether the answer is uncertain.
+        section_hits: Every retrieved chunk of the same section.
+        shown: Sentences already shown in this conversation.
+    """
     meta = hit.meta
-    others = [h.text for h in (section_hits or []) if h.chunk_id != hit.chunk_id]
-    excerpt = best_excerpt([hit.text, *others], terms)
+    members = [hit, *(h for h in (section_hits or []) if h.chunk_id != hit.chunk_id)]
+    excerpt = best_excerpt([h.text for h in members], terms, similarities=[h.dense for h in members], shown=shown)
     return Citation(
         rank=rank,
         digest=str(meta.get("digest", "")),
@@ -262,15 +290,15 @@ def shared_papers(citations: list[Citation]) -> dict[str, list[Citation]]:
     return out
 
 
-def render(question: str, citations: list[Citation], found: bool) -> str:
-    """The answer text a chat user sees."""
+def render(question: str, citations: list[Citation], confidence: str) -> str:
+    """The answer text a chat user sees, for a confidence of "answer", "related" or "none"."""
     short_q = question if len(question) <= 80 else question[:77] + "…"
-    if not citations:
+    if not citations or confidence == "none":
         return f"I found nothing in the archive about “{short_q}”. Try other words, or ingest more digests."
     lines: list[str] = []
     digests = list(dict.fromkeys(c.digest for c in citations))
-    if found:
-        shared = shared_papers(citations)
+    if confidence == "answer":
+        shared = {n: cs for n, cs in shared_papers(citations).items() if citations[0] in cs}  # about the top answer only
         if shared:
             name, cs = next(iter(shared.items()))
             lines.append(f"{len({c.digest for c in cs})} digests discussed **{name}**: " + ", ".join(dict.fromkeys(c.digest for c in cs)) + ".")
@@ -278,7 +306,7 @@ def render(question: str, citations: list[Citation], found: bool) -> str:
             where = digests[0] if len(digests) == 1 else f"{len(digests)} digests"
             lines.append(f"Here is what {where} said ({len(citations)} excerpt{'s' if len(citations) > 1 else ''}):")
     else:
-        lines.append(f"The archive has nothing on “{short_q}”. Closest matches (weak, probably not what you want):")
+        lines.append(f"Nothing in the archive clearly answers “{short_q}”. Possibly related (uncertain):")
     for c in citations:
         lines.append(f"**{c.rank}.** {bold(c.excerpt, c.highlights)}")
         lines.append(f"   — {citation_line(c)}")

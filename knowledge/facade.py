@@ -16,10 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from knowledge.answers import Thresholds, render, section_members, select, to_citation
+from knowledge.answers import (
+    group_sections,
+    render,
+    section_members,
+    select,
+    shown_sentences,
+    to_citation,
+)
 from knowledge.arxiv_ids import InvalidArxivId, parse_arxiv_id
-from knowledge.chunking import chunk_document, embedding_text, truncate_heading
+from knowledge.chunking import TARGET_CHUNK_TOKENS, chunk_document, embedding_text, truncate_heading
+from knowledge.confidence import Calibration, gather
 from knowledge.config import Settings
+from knowledge.dedupe import DuplicateIndex
 from knowledge.embeddings import Embedder, get_embedder
 from knowledge.lexical import LexicalIndex, tokenize
 from knowledge.models import (
@@ -91,8 +100,9 @@ class KnowledgeBase:
             check_model=not rebuild,
         )
         self.lexical = LexicalIndex(self._lexical_path())
+        self.duplicates = DuplicateIndex(self._lexical_path().with_name(self._lexical_path().stem.replace("lexical", "dedupe") + ".sqlite3"))
         self.retriever = Retriever(self.store, self.lexical, self.embedder)
-        self.thresholds = Thresholds()
+        self.calibration = Calibration.load()
         self._arxiv = arxiv
         self._lock = threading.RLock()
         self._records: dict[str, DocRecord] = {}
@@ -128,6 +138,7 @@ class KnowledgeBase:
             self._stamp = self.store.stamp()
             self._records = self.store.get_records()
             changed = self.lexical.sync({d: r.content_hash for d, r in self._records.items()}, self._chunks_for_lexical)
+            self.duplicates.sync(self._records, self._texts_for_dedupe)
             self._synced_at = time.monotonic()
             return changed
 
@@ -137,6 +148,13 @@ class KnowledgeBase:
         for cid, text, meta, _ in self.store.get_chunks(where=where):
             out.setdefault(str(meta.get("doc_id", "")), []).append((cid, f"{meta.get('section', '')}\n{text}", _ids(meta)))
         return out
+
+    def _texts_for_dedupe(self, doc_ids: list[str]) -> dict[str, str]:
+        parts: dict[str, list[tuple[int, int, str]]] = {}
+        where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": doc_ids}}
+        for _, text, meta, _ in self.store.get_chunks(where=where):
+            parts.setdefault(str(meta.get("doc_id", "")), []).append((int(meta.get("section_index", 0)), int(meta.get("part", 0)), text))
+        return {d: "\n".join(t for _, _, t in sorted(rows)) for d, rows in parts.items()}
 
     def _maybe_refresh(self) -> None:
         # another process (a CLI ingest, or a writer to a shared Chroma server) may have written;
@@ -200,6 +218,13 @@ class KnowledgeBase:
             pending: list[_Pending] = []
             for doc in unique.values():
                 record = existing.get(doc.doc_id)
+                duplicate = self.duplicates.find(doc.doc_id, _doc_text(doc)) if not (record and record.content_hash == doc.content_hash) else None
+                if duplicate is not None:
+                    kept = self._records.get(duplicate[0]) or existing.get(duplicate[0])
+                    report.duplicates.append({"source": doc.source, "duplicate_of": kept.source if kept else duplicate[0],
+                                              "exact": duplicate[1]})
+                    log.info("%s duplicates %s: not stored twice", doc.source, duplicate[0])
+                    continue
                 if record and record.content_hash == doc.content_hash:
                     report.unchanged += 1
                     if lexical_docs.get(doc.doc_id) != doc.content_hash:
@@ -241,6 +266,8 @@ class KnowledgeBase:
             if stamp_before == self._stamp:
                 self._stamp = self.store.stamp()  # our own write: no full refresh needed
             for item, chunks in batch:
+                self.duplicates.put(item.doc.doc_id, _doc_text(item.doc))
+                report.documents.append(_made(item.doc))
                 self.lexical.put_document(
                     item.doc.doc_id,
                     item.doc.content_hash,
@@ -257,7 +284,7 @@ class KnowledgeBase:
             batch, batch_chunks = [], 0
 
         for item in pending:
-            chunks = chunk_document(item.doc, count, window)
+            chunks = chunk_document(item.doc, count, window, target_tokens=TARGET_CHUNK_TOKENS)
             if not chunks:
                 report.failed += 1
                 report.failures.append((item.doc.source, "no text to index"))
@@ -273,6 +300,7 @@ class KnowledgeBase:
         with self._lock, self.store.write_lock():
             self.store.delete_document(doc_id)
             self.lexical.delete_document(doc_id)
+            self.duplicates.remove(doc_id)
             self._records.pop(doc_id, None)
             self._stamp = self.store.stamp()
 
@@ -308,7 +336,8 @@ class KnowledgeBase:
             return done
 
     # -- ask ---------------------------------------------------------------
-    def ask(self, question: str, *, k: int = 5, context: str | None = None, mode: str = "hybrid") -> Answer:
+    def ask(self, question: str, *, k: int = 5, context: str | None = None, mode: str = "hybrid",
+            shown: list[str] | None = None) -> Answer:
         """Answer "what did the digests say about X?" with cited excerpts.
 
         Args:
@@ -316,6 +345,8 @@ class KnowledgeBase:
             k: At most this many citations.
             context: The previous question in a conversation, for follow-ups ("and its limits?").
             mode: "hybrid" (default), or the "dense"/"lexical" baselines.
+            shown: Excerpts the user was already shown in this conversation: a follow-up
+                prefers sentences not shown yet.
         """
         started = time.perf_counter()
         cleaned = clean_line(question or "")
@@ -332,13 +363,20 @@ class KnowledgeBase:
         self._maybe_refresh()
         query = f"{clean_line(context)} {cleaned}" if context else cleaned
         hits, terms = self.retriever.search(query, mode=mode, allowed_docs=set(self._records))
-        chosen, more, found = select(hits, terms, self.thresholds, k)
+        sections = group_sections(hits)
+        evidence = gather(sections, hits, terms)
+        confidence = self.calibration.level(evidence) if sections else "none"
+        found = confidence == "answer"
+        chosen, more = select(sections, k) if confidence != "none" else ([], select(sections, k)[0])
         members = section_members(hits)
-        citations = [to_citation(i, h, terms, weak=not found, section_hits=members[h.section_key]) for i, h in enumerate(chosen, 1)]
-        extra = [to_citation(len(citations) + i, h, terms, weak=not found, section_hits=members[h.section_key]) for i, h in enumerate(more, 1)]
-        answer = render(cleaned, citations, found)
+        weak = not found
+        seen = shown_sentences(shown) if shown else None
+        citations = [to_citation(i, h, terms, weak=weak, section_hits=members[h.section_key], shown=seen) for i, h in enumerate(chosen, 1)]
+        extra = [to_citation(len(citations) + i, h, terms, weak=weak, section_hits=members[h.section_key], shown=seen)
+                 for i, h in enumerate(more, 1)]
+        answer = render(cleaned, citations, confidence)
         return Answer(question=cleaned, found=found, answer=answer, citations=citations, more=extra,
-                      took_ms=(time.perf_counter() - started) * 1000)
+                      took_ms=(time.perf_counter() - started) * 1000, confidence=confidence, evidence=evidence.to_json())
 
     # -- papers ------------------------------------------------------------
     def paper(self, text: str, *, online: bool = True) -> PaperReport:
@@ -484,6 +522,14 @@ class KnowledgeBase:
                 papers.append(label)
         return IssueOverview(doc_id, record.digest, record.title, record.date, record.url, summary, papers[:max_papers], record.paid)
 
+    def documents(self, digest: str | None = None) -> list[IssueSummary]:
+        """Every indexed document (one digest's, when named), newest first, with its section count."""
+        self._maybe_refresh()
+        wanted = digest.lower().strip() if digest else None
+        rows = [r for r in self._records.values() if wanted is None or r.digest.lower() == wanted]
+        rows.sort(key=lambda r: (r.kind != "digest", r.digest, r.date, r.title), reverse=False)
+        return [IssueSummary(r.digest, r.title, r.date, r.url, r.source, r.doc_id, sections=r.sections, kind=r.kind) for r in rows]
+
     def digests(self) -> dict[str, int]:
         """Digest name -> number of issues indexed."""
         counts: dict[str, int] = {}
@@ -519,6 +565,20 @@ class KnowledgeBase:
             except Exception:  # noqa: BLE001 - closing goes on
                 log.exception("a close hook failed")
         self.lexical.close()
+
+
+def _doc_text(doc: Document) -> str:
+    """The text de-duplication compares (section texts, in order)."""
+    return "\n".join(s.text for s in doc.sections)
+
+
+def _made(doc: Document) -> dict:
+    """What an ingest made of one document (``ingest --json`` lists these)."""
+    made = {"doc_id": doc.doc_id, "title": doc.title, "date": doc.date, "digest": doc.digest, "kind": doc.kind,
+            "sections": len(doc.sections), "source": doc.source}
+    if doc.extra.get("digest_guessed"):
+        made["digest_guessed"] = True
+    return made
 
 
 def _ids(meta: dict) -> list[str]:

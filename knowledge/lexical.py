@@ -13,6 +13,7 @@ saved beside the SQLite file and memory-mapped on the next start.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import re
@@ -22,13 +23,15 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+import snowballstemmer
 
 from knowledge.bm25 import BM25Matrix
+from knowledge.transliteration import Transliterator
 
 log = logging.getLogger(__name__)
 
 # Bump when tokenize() changes: stored token lists are then rebuilt from the store.
-TOKENIZER_VERSION = "2"
+TOKENIZER_VERSION = "3"
 SYNC_BATCH = 200
 _LATIN = re.compile(r"[a-z0-9]+(?:[.\-+_/][a-z0-9]+)*")
 _HANGUL_RUN = re.compile(r"[\uac00-\ud7a3]+")
@@ -64,12 +67,39 @@ def _korean_tokens(run: str) -> list[str]:
     return tokens
 
 
+def korean_words(text: str) -> list[str]:
+    """The Hangul words of a text with their particles stripped (no bigrams), in order."""
+    words = []
+    for match in _HANGUL_RUN.finditer(text):
+        tokens = _korean_tokens(match.group(0))
+        if tokens:
+            words.append(tokens[1] if len(tokens) > 1 else tokens[0])
+    return list(dict.fromkeys(words))
+
+
+_STEMMER = snowballstemmer.stemmer("english")
+_STEM_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """The English (Snowball) stem of a lowercase word: "evaluated" and "evaluation" -> "evalu".
+
+    Words with digits or other marks ("rho-1", "gpt-4", "2305.14314") are kept whole.
+    """
+    if not word.isalpha() or len(word) < 4 or not word.isascii():
+        return word
+    with _STEM_LOCK:  # a Snowball stemmer keeps state while it works
+        return _STEMMER.stemWord(word)
+
+
 def tokenize(text: str, *, drop_stopwords: bool = True) -> list[str]:
-    """Tokens for BM25: lowercase words and compounds, plus Hangul stems and bigrams.
+    """Tokens for BM25: lowercase, stemmed words and compounds, plus Hangul stems and bigrams.
 
     ``"Rho-1"`` gives ``rho-1``, ``rho`` and ``1``; ``"2305.14314"`` keeps the whole ID;
-    ``"소프트맥스 병목"`` gives ``소프트맥스``, its bigrams and ``병목``, so a Korean
-    question finds a word inside a longer compound, and ``"QLoRA에"`` still gives ``qlora``.
+    ``"evaluated"`` and ``"evaluation"`` both give ``evalu``; ``"소프트맥스 병목"`` gives
+    ``소프트맥스``, its bigrams and ``병목``, so a Korean question finds a word inside a longer
+    compound, and ``"QLoRA에"`` still gives ``qlora``.
     """
     lowered = text.lower()
     tokens: list[str] = []
@@ -77,9 +107,9 @@ def tokenize(text: str, *, drop_stopwords: bool = True) -> list[str]:
         word = match.group(0)
         if drop_stopwords and word in STOPWORDS:
             continue
-        tokens.append(word)
+        tokens.append(stem(word))
         if _SPLIT.search(word):
-            tokens.extend(p for p in _SPLIT.split(word) if p and not (drop_stopwords and p in STOPWORDS))
+            tokens.extend(stem(p) for p in _SPLIT.split(word) if p and not (drop_stopwords and p in STOPWORDS))
     for match in _HANGUL_RUN.finditer(text):
         tokens.extend(_korean_tokens(match.group(0)))
     return tokens
@@ -118,6 +148,7 @@ class LexicalIndex:
         self._dirty = True
         self._batching = 0
         self._build_lock = threading.Lock()
+        self._transliterator: tuple[int, Transliterator] | None = None
 
     # -- writing -----------------------------------------------------------
     def known_docs(self) -> dict[str, str]:
@@ -244,6 +275,15 @@ class LexicalIndex:
     def document_frequency(self, token: str) -> int:
         """In how many chunks a token occurs."""
         return self._ready().document_frequency(token)
+
+    def transliterator(self) -> Transliterator:
+        """Hangul spellings -> Latin tokens of this index's vocabulary (rebuilt with the weights)."""
+        matrix = self._ready()
+        cached = self._transliterator
+        if cached is None or cached[0] != id(matrix):
+            cached = (id(matrix), Transliterator(matrix.vocab))
+            self._transliterator = cached
+        return cached[1]
 
     def search(self, query_tokens: list[str], k: int) -> list[tuple[str, float]]:
         """Top ``k`` chunks by BM25: ``(chunk_id, score)``, best first, scores > 0 only."""

@@ -108,12 +108,15 @@ class Answer:
 
     Attributes:
         question: The question as asked (cleaned).
-        found: Whether the archive answers it (calibrated threshold).
+        found: Whether the archive answers it (true only for the "answer" confidence).
         answer: The text a user sees (short lead line, numbered excerpts).
         citations: Cited excerpts, best first (weak ones when ``found`` is False).
         took_ms: Time spent answering, in milliseconds.
         more: Further citations held back for a "more excerpts" button.
         error: A user-facing reason when the question could not be asked at all.
+        confidence: "answer" (the excerpts answer it), "related" (possibly related matches,
+            shown as uncertain) or "none" (nothing shown); see :mod:`knowledge.confidence`.
+        evidence: The numbers the confidence was decided from (for evaluation and calibration).
     """
 
     question: str
@@ -123,12 +126,15 @@ class Answer:
     took_ms: float = 0.0
     more: list[Citation] = field(default_factory=list)
     error: str = ""
+    confidence: str = "none"
+    evidence: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The answer as the CLI's JSON contract spells it."""
         data: dict[str, Any] = {
             "question": self.question,
             "found": self.found,
+            "confidence": self.confidence,
             "answer": self.answer,
             "citations": [c.to_json() for c in self.citations],
             "took_ms": round(self.took_ms, 1),
@@ -211,6 +217,17 @@ class IngestReport:
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     doc_ids: list[str] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def guessed_digests(self) -> dict[str, int]:
+        """Digest names guessed from a folder (no --digest, no known domain) -> documents."""
+        out: dict[str, int] = {}
+        for d in self.documents:
+            if d.get("digest_guessed"):
+                out[d["digest"]] = out.get(d["digest"], 0) + 1
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """The summary as JSON."""
@@ -230,6 +247,11 @@ class IssueSummary:
     url: str
     source: str
     doc_id: str
+    sections: int = 0
+    kind: str = "digest"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(slots=True)

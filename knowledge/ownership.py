@@ -393,4 +393,6 @@ def _report_from_json(data: dict) -> IngestReport:
         seconds=float(data.get("seconds", 0.0)),
         failures=[(str(f["source"]), str(f["reason"])) for f in data.get("failures", [])],
         doc_ids=[str(d) for d in data.get("doc_ids", [])],
+        duplicates=list(data.get("duplicates", [])),
+        documents=list(data.get("documents", [])),
     )

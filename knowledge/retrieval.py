@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from knowledge.embeddings import Embedder
-from knowledge.lexical import STOPWORDS, LexicalIndex, tokenize
+from knowledge.lexical import LexicalIndex, korean_words, tokenize
 from knowledge.store import ChromaStore
 from knowledge.text import has_hangul
 
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 MODES = ("hybrid", "dense", "lexical")
 _RRF_K = 30
 _HANGUL_RUN = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]+")
-_ENTITY = re.compile(r"(?<![\w-])(?:[A-Za-z]*[A-Z][a-z]*[A-Z0-9][\w.-]*|[A-Za-z]+-\d[\w.]*|\d{4}\.\d{4,5})(?![\w-])")
 
 
 @dataclass(slots=True)
@@ -55,37 +54,70 @@ class Hit:
 
 @dataclass(slots=True)
 class QueryTerms:
-    """The question's tokens with their weights (inverse document frequency)."""
+    """The question's tokens with their weights (inverse document frequency).
+
+    Attributes:
+        tokens: Distinct tokens of the question (stopwords dropped).
+        weights: Token -> IDF weight (a token the index never saw weighs most).
+        alternatives: Token -> Latin spellings of the index it may stand for, with a
+            similarity in 0-1 (a Korean 미스트랄 -> "mistral"); see :mod:`knowledge.transliteration`.
+        known: Share of the question's weight that the index knows (directly or by an
+            alternative spelling), 0-1.
+    """
 
     tokens: list[str]
     weights: dict[str, float]
-    entities: list[str]
-    missing_entities: list[str]
+    alternatives: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    known: float = 1.0
 
     @property
     def total(self) -> float:
         return sum(self.weights.values()) or 1.0
 
+    @property
+    def search_tokens(self) -> list[str]:
+        """Tokens to look up in the lexical index: the question's and their alternatives."""
+        extra = [alt for alts in self.alternatives.values() for alt, _ in alts]
+        return list(dict.fromkeys([*self.tokens, *extra]))
+
+    def matched_weight(self, token: str, text_tokens: set[str] | frozenset[str]) -> float:
+        """How much of ``token``'s weight a text with ``text_tokens`` matches (0 when absent)."""
+        if token in text_tokens:
+            return self.weights[token]
+        best = max((sim for alt, sim in self.alternatives.get(token, ()) if alt in text_tokens), default=0.0)
+        return self.weights[token] * best
+
 
 def query_terms(question: str, lexical: LexicalIndex) -> QueryTerms:
-    """Tokens of a question weighted by rarity; entity-like words the index never saw are noted."""
+    """Tokens of a question weighted by rarity, with Latin spellings of its Korean words."""
     tokens = list(dict.fromkeys(tokenize(question)))
     n = max(1, lexical.size)
     weights = {}
     for tok in tokens:
         df = lexical.document_frequency(tok)
         weights[tok] = math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else math.log(1 + n)
-    entities = [e for e in _ENTITY.findall(question) if len(e) > 2]
-    # capitalised words inside the sentence are names too ("... about Sora video generation")
-    words = re.findall(r"(?<=[\w,;:] )[A-Z][a-z]{2,}\b", question)
-    entities += [w for w in words if w.lower() not in STOPWORDS and w not in entities]
-    missing = [e for e in entities if not any(lexical.document_frequency(t) for t in tokenize(e)[:1])]
-    return QueryTerms(tokens=tokens, weights=weights, entities=entities, missing_entities=missing)
+    alternatives: dict[str, list[tuple[str, float]]] = {}
+    words = [w for w in korean_words(question) if w in weights]
+    if words:
+        translit = lexical.transliterator()
+        for word in words:
+            spellings = translit.spellings(word)
+            if spellings:
+                alternatives[word] = [(s.token, s.similarity) for s in spellings]
+    terms = QueryTerms(tokens=tokens, weights=weights, alternatives=alternatives)
+    known = sum(w for t, w in weights.items() if lexical.document_frequency(t) or t in alternatives)
+    terms.known = known / terms.total if tokens else 0.0
+    return terms
 
 
 def _coverage(terms: QueryTerms, text_tokens: set[str]) -> tuple[float, list[str]]:
-    matched = [t for t in terms.tokens if t in text_tokens]
-    return sum(terms.weights[t] for t in matched) / terms.total, matched
+    matched, total = [], 0.0
+    for t in terms.tokens:
+        got = terms.matched_weight(t, text_tokens)
+        if got > 0:
+            matched.append(t)
+            total += got
+    return total / terms.total, matched
 
 
 class Retriever:
@@ -115,10 +147,10 @@ class Retriever:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         terms = query_terms(question, self.lexical)
-        lex = self.lexical.search(terms.tokens, k) if mode in ("hybrid", "lexical") else []
+        lex = self.lexical.search(terms.search_tokens, k) if mode in ("hybrid", "lexical") else []
         # the lexical hits' texts and vectors are fetched while the model embeds the question
         fetching = self._pool.submit(self.store.get_chunks, [cid for cid, _ in lex], with_embeddings=True) if lex else None
-        q = self._query_vectors(question)
+        q = self._query_vectors(question, terms)
         hits: dict[str, Hit] = {}
         if mode in ("hybrid", "dense"):
             for chunk_id, text, meta, emb in self.store.query(q, k):
@@ -150,13 +182,15 @@ class Retriever:
         self._fuse(list(hits.values()), mode)
         return sorted(hits.values(), key=lambda h: h.score, reverse=True), terms
 
-    def _query_vectors(self, question: str) -> np.ndarray:
-        """The question's embedding; for a Korean question with English terms, also the English part's.
+    def _query_vectors(self, question: str, terms: QueryTerms) -> np.ndarray:
+        """The question's embedding; for a Korean question, also its Latin part's.
 
-        The default model reads English; "QLoRA에 대해 뭐라고 했어?" is matched through "QLoRA".
+        The default model reads English: "QLoRA에 대해 뭐라고 했어?" is matched through
+        "QLoRA", and "미스트랄 7B는?" through "mistral 7B" (the Latin spellings of its Korean words).
         """
         if has_hangul(question):
-            latin = " ".join(_HANGUL_RUN.sub(" ", question).split())
+            spelled = [alts[0][0] for alts in terms.alternatives.values()]
+            latin = " ".join([*_HANGUL_RUN.sub(" ", question).split(), *spelled])
             if re.search(r"[A-Za-z]{2,}", latin):
                 return self.embedder.encode([question, latin])
         return self.embedder.encode([question])

@@ -73,6 +73,7 @@ CALLS = frozenset(
         "latest_issues",
         "issue_overview",
         "digests",
+        "documents",
         "stats",
         "ingest",
         "ingest_documents",
@@ -455,9 +456,10 @@ class KnowledgeProcess:
         self.close()
 
     # -- the facade's methods -------------------------------------------------------------
-    def ask(self, question: str, *, k: int = 5, context: str | None = None, mode: str = "hybrid") -> Answer:
+    def ask(self, question: str, *, k: int = 5, context: str | None = None, mode: str = "hybrid",
+            shown: list[str] | None = None) -> Answer:
         """Answer a question with cited excerpts (see :meth:`KnowledgeBase.ask`)."""
-        return self._call("ask", question, k=k, context=context, mode=mode, timeout=self.call_timeout)
+        return self._call("ask", question, k=k, context=context, mode=mode, shown=shown, timeout=self.call_timeout)
 
     def paper(self, text: str, *, online: bool = True) -> PaperReport:
         """A paper and its mentions (see :meth:`KnowledgeBase.paper`)."""
@@ -478,6 +480,10 @@ class KnowledgeProcess:
     def digests(self) -> dict[str, int]:
         """Digest name -> number of issues indexed."""
         return self._call("digests", timeout=self.call_timeout)
+
+    def documents(self, digest: str | None = None) -> list[IssueSummary]:
+        """Every indexed document with its section count (see :meth:`KnowledgeBase.documents`)."""
+        return self._call("documents", digest, timeout=self.call_timeout)
 
     def stats(self) -> Stats:
         """What is indexed, with which model, where."""

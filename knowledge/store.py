@@ -81,6 +81,7 @@ class DocRecord:
     paper_title: str
     ingested_at: float
     paid: bool = False
+    sections: int = 0
 
 
 def _record_from_meta(doc_id: str, meta: dict[str, Any]) -> DocRecord:
@@ -99,6 +100,7 @@ def _record_from_meta(doc_id: str, meta: dict[str, Any]) -> DocRecord:
         paper_title=str(meta.get("paper_title", "")),
         ingested_at=float(meta.get("ingested_at", 0.0)),
         paid=bool(meta.get("paid", False)),
+        sections=int(meta.get("sections", 0)),
     )
 
 
@@ -391,6 +393,7 @@ class ChromaStore:
             "kind": doc.kind,
             "language": doc.language,
             "chunks": len(chunks),
+            "sections": len({c.metadata.get("section_index") for c in chunks}),
             "arxiv_ids": ",".join(arxiv_ids)[:30000],
             "paper_title": str(doc.extra.get("paper_title", "")),
             "paid": bool(doc.extra.get("paid", False)),

@@ -78,15 +78,17 @@ class AskCog(commands.Cog):
         self.questions: OrderedDict[int, str] = OrderedDict()
         # thread id -> last question asked in it
         self.threads: OrderedDict[int, str] = OrderedDict()
+        # answer message id / thread id -> the excerpts shown (a follow-up finds new ones)
+        self.shown: OrderedDict[int, list[str]] = OrderedDict()
 
-    def _remember(self, store: OrderedDict[int, str], key: int, question: str) -> None:
+    def _remember(self, store: OrderedDict, key: int, question: str | list[str]) -> None:
         store[key] = question
         store.move_to_end(key)
         while len(store) > REMEMBERED:
             store.popitem(last=False)
 
-    async def _answer(self, user: discord.abc.User, question: str, context: str | None) -> Answer:
-        return await self.bot.run_blocking(convo.ask, self.bot.kb, question, None, context=context)  # type: ignore[attr-defined]
+    async def _answer(self, user: discord.abc.User, question: str, context: str | None, shown: list[str] | None = None) -> Answer:
+        return await self.bot.run_blocking(convo.ask, self.bot.kb, question, None, context=context, shown=shown)  # type: ignore[attr-defined]
 
     # -- chat ----------------------------------------------------------------
     @commands.Cog.listener()
@@ -106,10 +108,13 @@ class AskCog(commands.Cog):
         if wait:
             await message.reply(f"Slow down a little: try again in {wait:.0f} s.", mention_author=False, allowed_mentions=NO_MENTIONS)
             return
-        context = replied_to or (self.threads.get(message.channel.id) if isinstance(message.channel, discord.Thread) else None)
+        in_thread = isinstance(message.channel, discord.Thread)
+        context = replied_to or (self.threads.get(message.channel.id) if in_thread else None)
+        ref_id = message.reference.message_id if message.reference else None
+        shown = self.shown.get(ref_id) if replied_to and ref_id else (self.shown.get(message.channel.id) if in_thread else None)
         try:
             async with message.channel.typing():
-                answer = await self._answer(message.author, question, context)
+                answer = await self._answer(message.author, question, context, shown)
         except Exception:
             log.exception("answering a chat message failed")
             await message.reply("Sorry, something went wrong while answering. The error has been logged.", mention_author=False, allowed_mentions=NO_MENTIONS)
@@ -117,8 +122,11 @@ class AskCog(commands.Cog):
         sent = await message.reply(embed=answer_embed(answer), view=AnswerView(self.bot, answer), mention_author=False, allowed_mentions=NO_MENTIONS)
         asked = f"{context} {question}" if context and convo.is_follow_up(question) else question
         self._remember(self.questions, sent.id, asked)
-        if isinstance(message.channel, discord.Thread):
+        excerpts = [c.excerpt for c in answer.citations]
+        self._remember(self.shown, sent.id, excerpts)
+        if in_thread:
             self._remember(self.threads, message.channel.id, asked)
+            self._remember(self.shown, message.channel.id, excerpts)
 
     async def _replied_answer(self, message: discord.Message) -> str | None:
         """The question behind the bot answer this message replies to, if any."""

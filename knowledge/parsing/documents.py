@@ -38,7 +38,7 @@ from knowledge.text import (
 log = logging.getLogger(__name__)
 
 # Bump when parsing or chunking changes what is stored, so re-ingesting replaces old chunks.
-PARSER_VERSION = "7"
+PARSER_VERSION = "8"
 POST_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 SUPPORTED_SUFFIXES = POST_SUFFIXES + ABSTRACT_SUFFIXES
 MAX_FILE_BYTES = 20_000_000

@@ -21,8 +21,11 @@ def test_follow_up_uses_the_previous_question(fixture_kb):
     first = handle_line(fixture_kb, state, "PebbleTune adapters")
     assert "PebbleTune" in first
     follow = handle_line(fixture_kb, state, "and how was it evaluated?")
-    assert "PebbleTune" in follow.split("\n")[1] or "evaluation" in follow
     assert state.last_question.startswith("PebbleTune adapters")
+    # the follow-up stays on PebbleTune and finds what was not shown yet: the evaluation
+    assert "PebbleTune" in follow.split("\n")[2]  # the first citation line
+    assert "evaluation" in follow.split("\n")[1]
+    assert follow.split("\n")[1] != first.split("\n")[1]
 
 
 def test_commands_in_chat(fixture_kb):

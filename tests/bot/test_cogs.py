@@ -180,7 +180,7 @@ async def test_mention_is_answered_in_a_reply_off_the_loop(bot: MockBot) -> None
     cog = AskCog(bot)
     message = mention(bot, Q)
     await cog.on_message(message)
-    bot.kb.ask.assert_called_once_with(Q, k=5, context=None)
+    bot.kb.ask.assert_called_once_with(Q, k=5, context=None, shown=None)
     message.channel.typing.assert_called_once()
     kwargs = message.reply.await_args.kwargs
     assert kwargs["mention_author"] is False
@@ -213,7 +213,7 @@ async def test_dm_is_answered_without_a_mention(bot: MockBot) -> None:
     message = MockMessage(content=Q, channel=MockDMChannel())
     assert message.guild is None
     await cog.on_message(message)
-    bot.kb.ask.assert_called_once_with(Q, k=5, context=None)
+    bot.kb.ask.assert_called_once_with(Q, k=5, context=None, shown=None)
     message.reply.assert_awaited_once()
 
 

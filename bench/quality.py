@@ -1,0 +1,182 @@
+"""Answer quality on questions generated from the archive, at sample and at large scale.
+
+    python -m bench.quality                 # report (uses calibration.json as it is)
+    python -m bench.quality --calibrate     # fit the "found" model on the calibration half, then report
+
+Indexes (built once, cached under ``bench/.cache/quality/``):
+
+* ``sample``: ``../shared/archive``;
+* ``large``: the sample archive plus ``../shared/archive-large`` without a held-out tenth of
+  its notes (chosen by a hash of the file's path), whose questions are the near-domain
+  negatives.
+
+For each scale it generates known-item positives and held-out negatives
+(:mod:`knowledge.generated_eval`), asks them in hybrid, dense-only and lexical-only modes,
+and prints recall@5 by kind and the precision/recall of ``found`` on the report half.
+``--calibrate`` fits :mod:`knowledge.confidence` on the calibration half of both scales and
+writes ``knowledge/calibration.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+from bench.common import CACHE, DEFAULT_ARCHIVE, DEFAULT_LARGE_ARCHIVE, offline_env, setup_logging
+
+log = logging.getLogger(__name__)
+
+HOLD_OUT_MOD = 10
+#: Precision the "answer" cut-off must reach on the calibration half.
+PRECISION_TARGET = 0.96
+#: Precision of everything shown ("answer" or "related") on the calibration half.
+RELATED_PRECISION = 0.5
+
+
+def split_large(root: Path) -> tuple[list[Path], list[Path]]:
+    """The notes of the large archive to index, and the held-out tenth."""
+    keep, held = [], []
+    for p in sorted(x for x in root.rglob("*") if x.is_file()):
+        rel = p.relative_to(root).as_posix()
+        (held if int(hashlib.sha1(rel.encode()).hexdigest(), 16) % HOLD_OUT_MOD == 0 else keep).append(p)
+    return keep, held
+
+
+def open_index(name: str, inputs: list[Path], data_dir: Path, *, ingest: bool = True):  # noqa: ANN201 - KnowledgeBase
+    """The knowledge base of one scale, ingesting what is missing (unchanged input embeds nothing)."""
+    from knowledge.config import Settings
+    from knowledge.facade import KnowledgeBase
+
+    kb = KnowledgeBase(Settings.from_env({"DIGESTBOT_DATA_DIR": str(data_dir)}, dotenv=False))
+    if not ingest:
+        return kb
+    log.info("%s: ingesting %d inputs into %s (unchanged ones are skipped)", name, len(inputs), data_dir)
+    report = kb.ingest([str(p) for p in inputs])
+    log.info("%s: %d added, %d unchanged, %d failed, %d duplicates", name, report.added, report.unchanged, report.failed,
+             len(report.duplicates))
+    return kb
+
+
+def held_out_docs(paths: list[Path], root: Path) -> list:
+    from knowledge.parsing import ParseError, parse_file
+
+    docs = []
+    for p in paths:
+        try:
+            docs.extend(parse_file(p, root))
+        except ParseError:
+            continue
+    return docs
+
+
+def relevel(results: list, calibration) -> None:  # noqa: ANN001
+    """Recompute each result's confidence from its stored evidence with another calibration."""
+    from knowledge.confidence import Evidence
+
+    for r in results:
+        r.confidence = calibration.level(Evidence(**r.evidence)) if r.evidence else "none"
+
+
+def calibrate(results: list) -> object:
+    """Fit the logistic model on these results and choose the two cut-offs."""
+    from knowledge.confidence import Calibration, Evidence, fit
+
+    rows = [Evidence(**r.evidence) for r in results if r.evidence]
+    labels = [int(r.correct) for r in results if r.evidence]
+    weights, bias, mean, scale = fit(rows, labels)
+    model = Calibration(weights, bias, mean, scale, answer=0.5, related=0.3)
+    probs = sorted(((model.probability(e), y) for e, y in zip(rows, labels, strict=True)), reverse=True)
+
+    def cut(target: float) -> float:
+        best, hits = 1.0, 0
+        for n, (p, y) in enumerate(probs, 1):
+            hits += y
+            if hits / n >= target:
+                best = p
+        return best
+
+    model.answer = cut(PRECISION_TARGET)
+    model.related = min(model.answer, cut(RELATED_PRECISION))
+    model.notes = {
+        "source": "python -m bench.quality --calibrate: generated questions, calibration half, sample + large",
+        "questions": len(rows),
+        "positives_correct": sum(labels),
+        "precision_target": PRECISION_TARGET,
+    }
+    return model
+
+
+def report_lines(name: str, by_mode: dict[str, list]) -> list[str]:
+    from knowledge.generated_eval import KINDS, GeneratedReport
+
+    lines = [f"## {name}", "", "| mode | half | positives | negatives | recall@5 | " + " | ".join(f"r@5 {k}" for k in KINDS)
+             + " | found precision | found recall | negatives found |", "|" + "---|" * (9 + len(KINDS) - 2)]
+    for mode, results in by_mode.items():
+        for half in ("calibration", "report"):
+            rep = GeneratedReport([r for r in results if r.question.half == half])
+            data = rep.to_json()
+            kinds = " | ".join(f"{data['recall@5_by_kind'].get(k, 0):.2f}" for k in KINDS)
+            lines.append(f"| {mode} | {half} | {data['positives']} | {data['negatives']} | {data['recall@5']:.2f} | {kinds} | "
+                         f"{data['found_precision']:.2f} | {data['found_recall']:.2f} | {data['negatives_found']} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE)
+    parser.add_argument("--large-archive", type=Path, default=DEFAULT_LARGE_ARCHIVE)
+    parser.add_argument("--scales", default="sample,large", help="comma-separated: sample, large")
+    parser.add_argument("--cache", type=Path, default=CACHE / "quality", help="where the indexes are kept")
+    parser.add_argument("--positives", type=int, default=300)
+    parser.add_argument("--negatives", type=int, default=300)
+    parser.add_argument("--baselines", action="store_true", help="also dense-only and lexical-only")
+    parser.add_argument("--calibrate", action="store_true", help="fit the found model and write knowledge/calibration.json")
+    parser.add_argument("--json", type=Path, help="also write every result as JSON here")
+    parser.add_argument("--no-ingest", action="store_true", help="use the cached indexes as they are")
+    args = parser.parse_args(argv)
+    offline_env()
+    setup_logging()
+    from knowledge.confidence import Calibration
+    from knowledge.embeddings import set_threads
+    from knowledge.generated_eval import ask_all, held_out_questions, positives
+
+    set_threads(1)
+    keep, held = split_large(args.large_archive)
+    held_docs = held_out_docs(held, args.large_archive)
+    scales = {"sample": [args.archive], "large": [args.archive, *keep]}
+    all_results: dict[str, dict[str, list]] = {}
+    for name in [s.strip() for s in args.scales.split(",") if s.strip()]:
+        kb = open_index(name, scales[name], args.cache / name, ingest=not args.no_ingest)
+        questions = positives(kb, max_questions=args.positives) + held_out_questions(
+            kb, held_docs, max_negatives=args.negatives, max_paraphrases=args.positives // 3)
+        log.info("%s: %d questions", name, len(questions))
+        modes = ["hybrid", "dense", "lexical"] if args.baselines else ["hybrid"]
+        all_results[name] = {mode: ask_all(kb, questions, mode=mode) for mode in modes}
+        kb.close()
+    calibration = Calibration.load()
+    if args.calibrate:
+        pool = [r for res in all_results.values() for r in res["hybrid"] if r.question.half == "calibration"]
+        calibration = calibrate(pool)
+        calibration.save()
+        print(f"wrote knowledge/calibration.json: answer >= {calibration.answer:.3f}, related >= {calibration.related:.3f}", file=sys.stderr)
+    for res in all_results.values():
+        for mode_results in res.values():
+            relevel(mode_results, calibration)
+    lines = []
+    for name, by_mode in all_results.items():
+        lines += report_lines(name, by_mode) + [""]
+    print("\n".join(lines))
+    if args.json:
+        args.json.write_text(json.dumps({n: {m: [dict(q=r.question.to_json(), confidence=r.confidence, rank=r.hit_rank,
+                                                       excerpt_hit=r.excerpt_hit, evidence=r.evidence) for r in rs]
+                                              for m, rs in bm.items()} for n, bm in all_results.items()},
+                                         ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

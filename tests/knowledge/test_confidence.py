@@ -1,0 +1,47 @@
+"""The calibrated "found" model: monotone, three levels, stored as JSON."""
+
+from __future__ import annotations
+
+import random
+
+from knowledge.confidence import DEFAULT, FEATURES, Calibration, Evidence, fit
+
+
+def _evidence(good: bool, rng: random.Random) -> Evidence:
+    base = 0.6 if good else 0.3
+    return Evidence(dense=base + rng.uniform(-0.15, 0.15), dense_first=base, coverage=base + rng.uniform(-0.2, 0.2),
+                    coverage_best=base, heading=rng.random(), known=rng.random(), margin=0.2, agree=float(good))
+
+
+def test_fit_separates_and_never_gives_a_negative_weight():
+    rng = random.Random(3)
+    rows = [_evidence(i % 2 == 0, rng) for i in range(200)]
+    labels = [int(i % 2 == 0) for i in range(200)]
+    weights, bias, mean, scale = fit(rows, labels)
+    assert len(weights) == len(FEATURES)
+    assert all(w >= 0 for w in weights)  # more evidence never lowers the probability
+    model = Calibration(weights, bias, mean, scale, answer=0.7, related=0.2)
+    assert model.probability(_evidence(True, rng)) > model.probability(_evidence(False, rng))
+
+
+def test_levels_and_round_trip(tmp_path):
+    model = Calibration([1.0] + [0.0] * (len(FEATURES) - 1), 0.0, [0.5] * len(FEATURES), [0.1] * len(FEATURES), answer=0.8, related=0.3)
+    assert model.level(Evidence(dense=0.9)) == "answer"
+    assert model.level(Evidence(dense=0.47)) == "related"
+    assert model.level(Evidence(dense=0.1)) == "none"
+    path = tmp_path / "calibration.json"
+    model.save(path)
+    assert Calibration.load(path) == model
+
+
+def test_a_missing_or_foreign_calibration_falls_back_to_the_default(tmp_path):
+    assert Calibration.load(tmp_path / "missing.json") is DEFAULT
+    (tmp_path / "old.json").write_text('{"features": ["something", "else"], "weights": []}')
+    assert Calibration.load(tmp_path / "old.json") is DEFAULT
+
+
+def test_the_shipped_calibration_is_loaded_and_says_where_it_came_from():
+    shipped = Calibration.load()
+    assert shipped is not DEFAULT
+    assert 0 < shipped.related <= shipped.answer < 1
+    assert "bench.quality" in shipped.notes.get("source", "")
