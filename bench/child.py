@@ -9,7 +9,7 @@ step and its peak (``VmHWM``). Like ``digestbot run``, it answers with one torch
 the standard library is imported before the timer starts, as in the bot.
 
 With ``--knowledge-process`` it serves as ``digestbot run`` does by default: the knowledge
-base runs in a :class:`knowledge.service.KnowledgeProcess` child ("load model" and "open
+base runs in a :class:`knowledge.process.service.KnowledgeProcess` child ("load model" and "open
 store" are then one step, the child's start), and memory is this process plus that child.
 """
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from knowledge.config import Settings
 
     if args.knowledge_process:
-        from knowledge.service import KnowledgeProcess
+        from knowledge.process.service import KnowledgeProcess
 
         mark("import")
         kb = KnowledgeProcess(Settings.from_env(env, dotenv=False))

@@ -111,7 +111,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         )
     table.notes.append("each column is cumulative: the time at which that step had finished.")
     table.notes.append(
-        "knowledge process: the process starts a KnowledgeProcess child (knowledge/service.py) that loads the model and "
+        "knowledge process: the process starts a KnowledgeProcess child (knowledge/process/service.py) that loads the model and "
         "opens the store; 'load model' and 'open store' are then one step, the child reporting ready. `digestbot run` "
         "also imports discord.py and catches up with the feeds meanwhile."
     )

@@ -65,7 +65,7 @@ def setup_logging(verbose: bool = False) -> None:
         "sentence_transformers",
         "urllib3",
         "bm25s",
-        "knowledge.lexical",
+        "knowledge.search.lexical",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

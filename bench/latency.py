@@ -251,7 +251,7 @@ def run_server(
 
 def run_process(size: int, questions: list[str], args: argparse.Namespace) -> dict[str, Any]:
     """Latency through a knowledge process (as `digestbot run` serves): the pipe's cost included."""
-    from knowledge.service import KnowledgeProcess
+    from knowledge.process.service import KnowledgeProcess
 
     path, meta = synthetic.ensure_index(size, args.seed)
     started = time.perf_counter()
@@ -362,7 +362,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         "'top-1 names model': share of questions about a made-up model whose first citation names it (a sanity check that retrieval works).",
         "torch threads: the default is one intra-op thread per core; the 1-thread rows show the same process with torch.set_num_threads(1).",
         "'first answer' is only measured on the first row of each size (later rows reuse the built BM25 index).",
-        "knowledge process rows: asked through knowledge/service.py's KnowledgeProcess (the default of `digestbot run`), "
+        "knowledge process rows: asked through knowledge/process/service.py's KnowledgeProcess (the default of `digestbot run`), "
         "so the pipe and pickling are in the times; 'open s' there includes the child loading the model.",
     ]
     tables = [table, stages]

@@ -11,10 +11,10 @@ Indexes (built once, cached under ``bench/.cache/quality/``):
   negatives.
 
 For each scale it generates known-item positives and held-out negatives
-(:mod:`knowledge.generated_eval`), asks them in hybrid, dense-only and lexical-only modes,
+(:mod:`knowledge.evaluation.generated`), asks them in hybrid, dense-only and lexical-only modes,
 and prints recall@5 by kind and the precision/recall of ``found`` on the report half.
-``--calibrate`` fits :mod:`knowledge.confidence` on the calibration half of both scales and
-writes ``knowledge/calibration.json``.
+``--calibrate`` fits :mod:`knowledge.search.confidence` on the calibration half of both scales and
+writes ``knowledge/search/calibration.json``.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def open_index(name: str, inputs: list[Path], data_dir: Path, *, ingest: bool = 
 
 
 def held_out_docs(paths: list[Path], root: Path) -> list:
-    from knowledge.parsing import ParseError, parse_file
+    from knowledge.ingest.parsing import ParseError, parse_file
 
     docs = []
     for p in paths:
@@ -75,7 +75,7 @@ def held_out_docs(paths: list[Path], root: Path) -> list:
 
 def relevel(results: list, calibration) -> None:  # noqa: ANN001
     """Recompute each result's confidence from its stored evidence with another calibration."""
-    from knowledge.confidence import Evidence
+    from knowledge.search.confidence import Evidence
 
     for r in results:
         r.confidence = calibration.level(Evidence(**r.evidence)) if r.evidence else "none"
@@ -83,7 +83,7 @@ def relevel(results: list, calibration) -> None:  # noqa: ANN001
 
 def calibrate(results: list) -> object:
     """Fit the logistic model on these results and choose the two cut-offs."""
-    from knowledge.confidence import Calibration, Evidence, fit
+    from knowledge.search.confidence import Calibration, Evidence, fit
 
     rows = [Evidence(**r.evidence) for r in results if r.evidence]
     labels = [int(r.correct) for r in results if r.evidence]
@@ -111,7 +111,7 @@ def calibrate(results: list) -> object:
 
 
 def report_lines(name: str, by_mode: dict[str, list]) -> list[str]:
-    from knowledge.generated_eval import KINDS, GeneratedReport
+    from knowledge.evaluation.generated import KINDS, GeneratedReport
 
     lines = [f"## {name}", "", "| mode | half | positives | negatives | recall@5 | " + " | ".join(f"r@5 {k}" for k in KINDS)
              + " | found precision | found recall | negatives found |", "|" + "---|" * (9 + len(KINDS) - 2)]
@@ -134,15 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--positives", type=int, default=300)
     parser.add_argument("--negatives", type=int, default=300)
     parser.add_argument("--baselines", action="store_true", help="also dense-only and lexical-only")
-    parser.add_argument("--calibrate", action="store_true", help="fit the found model and write knowledge/calibration.json")
+    parser.add_argument("--calibrate", action="store_true", help="fit the found model and write knowledge/search/calibration.json")
     parser.add_argument("--json", type=Path, help="also write every result as JSON here")
     parser.add_argument("--no-ingest", action="store_true", help="use the cached indexes as they are")
     args = parser.parse_args(argv)
     offline_env()
     setup_logging()
-    from knowledge.confidence import Calibration
     from knowledge.embeddings import set_threads
-    from knowledge.generated_eval import ask_all, held_out_questions, positives
+    from knowledge.evaluation.generated import ask_all, held_out_questions, positives
+    from knowledge.search.confidence import Calibration
 
     set_threads(1)
     keep, held = split_large(args.large_archive)
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         pool = [r for res in all_results.values() for r in res["hybrid"] if r.question.half == "calibration"]
         calibration = calibrate(pool)
         calibration.save()
-        print(f"wrote knowledge/calibration.json: answer >= {calibration.answer:.3f}, related >= {calibration.related:.3f}", file=sys.stderr)
+        print(f"wrote knowledge/search/calibration.json: answer >= {calibration.answer:.3f}, related >= {calibration.related:.3f}", file=sys.stderr)
     for res in all_results.values():
         for mode_results in res.values():
             relevel(mode_results, calibration)

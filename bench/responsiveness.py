@@ -10,7 +10,7 @@ each wake-up was late; that overshoot is what the bot's event loop (and a Discor
 heartbeat) would suffer.
 
 Both ways of serving run side by side: the knowledge base inside the loop's process
-(``KNOWLEDGE_PROCESS=0``) and in its own process (:class:`knowledge.service.KnowledgeProcess`,
+(``KNOWLEDGE_PROCESS=0``) and in its own process (:class:`knowledge.process.service.KnowledgeProcess`,
 the default of ``digestbot run``). Reference phases come first: the idle loop, questions
 without a job, the ingest without questions.
 
@@ -83,7 +83,7 @@ async def ask_wave(kb: Any, questions: list[str]) -> list[tuple[float, bool, str
             answer = await asyncio.to_thread(kb.ask, q)
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             return time.perf_counter() - started, False, f"{type(exc).__name__}: {exc}"
-        return time.perf_counter() - started, bool(answer.answer) and not answer.error, answer.error
+        return time.perf_counter() - started, not answer.error, answer.error
 
     return await asyncio.gather(*(one(q) for q in questions))
 
@@ -175,14 +175,14 @@ def fresh_kb(source: Path, work: Path, name: str, embedder: Any, mode: str = "in
     """A knowledge base over a fresh copy of the cached index (a new path each time).
 
     ``mode`` "in-process" opens it here with the loaded model; "knowledge process" starts
-    a :class:`~knowledge.service.KnowledgeProcess` over the copy (it loads its own model).
+    a :class:`~knowledge.process.service.KnowledgeProcess` over the copy (it loads its own model).
     """
     target = work / name
     shutil.copytree(source, target)
     if mode == "in-process":
         kb = open_kb(target, embedder)
     else:
-        from knowledge.service import KnowledgeProcess
+        from knowledge.process.service import KnowledgeProcess
 
         kb = KnowledgeProcess(settings_for(target))
     try:
@@ -223,8 +223,8 @@ def synthetic_date(i: int) -> Any:
 def make_poller(kb: Any, server: FakeFeedServer, work: Path, name: str) -> Any:
     """A poller over a fresh state database watching the local digest (its first run backfills)."""
     from knowledge.config import Settings
-    from knowledge.poller import Poller
-    from knowledge.state import StateDB
+    from knowledge.watch.poller import Poller
+    from knowledge.watch.state import StateDB
 
     folder = work / f"{name}-poll"
     folder.mkdir(parents=True, exist_ok=True)
@@ -428,7 +428,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         "the first three rows are references (no target): the idle loop, questions alone, the ingest alone (every job phase on its own fresh copy of the index)."
     )
     table.notes.append(
-        "knowledge process: the knowledge base runs in a child process (knowledge/service.py, the default of `digestbot run`); "
+        "knowledge process: the knowledge base runs in a child process (knowledge/process/service.py, the default of `digestbot run`); "
         "the loop's process only waits on a pipe. in-process: KNOWLEDGE_PROCESS=0."
     )
     table.notes.append(

@@ -815,7 +815,7 @@ class HashEmbedder:
 
     def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
         """Unit vectors: the normalised sum of each token's fixed random vector."""
-        from knowledge.lexical import tokenize
+        from knowledge.search.lexical import tokenize
 
         del batch_size  # the signature matches the real embedder's
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -874,7 +874,7 @@ def build_index(
     path: Path, chunks: int, seed: int, real: Any, *, batch_docs: int = 40
 ) -> dict[str, Any]:
     """Write synthetic issues through ``KnowledgeBase.ingest_documents`` until ``chunks`` chunks exist."""
-    from knowledge.chunking import chunk_document
+    from knowledge.ingest.chunking import chunk_document
 
     started = time.perf_counter()
     fake = HashEmbedder(real)

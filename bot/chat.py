@@ -1,6 +1,6 @@
 """``digestbot chat``: the bot's conversation in a terminal, through the same handlers.
 
-Opened on an embedded store, the chat owns it (see :mod:`knowledge.ownership`): embedded
+Opened on an embedded store, the chat owns it (see :mod:`knowledge.process.ownership`): embedded
 Chroma serves one process, so documents are added from inside the chat (``/ingest PATH``),
 and a ``digestbot ingest`` from another shell hands its work to the chat over a local socket.
 """
@@ -13,10 +13,8 @@ import sys
 from typing import TextIO
 
 from bot import conversation as convo
-from bot.rendering import issues_text, paper_card_text, stats_text
-from knowledge.arxiv_ids import InvalidArxivId
-from knowledge.config import Settings
-from knowledge.models import IngestReport
+from bot.rendering import answer_text, issues_text, paper_card_text, stats_text
+from knowledge import IngestReport, InvalidArxivId, Settings
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +73,7 @@ def run_chat(settings: Settings, *, stdin: TextIO | None = None, stdout: TextIO 
 
 
 def _open_owned(settings: Settings):  # noqa: ANN202 - KnowledgeBase (imported lazily)
-    from knowledge.facade import KnowledgeBase
-    from knowledge.ownership import claim_store
+    from knowledge import KnowledgeBase, claim_store
 
     ownership = claim_store(settings, "digestbot chat")
     try:
@@ -120,8 +117,7 @@ def _converse(kb, stdin: TextIO, out: TextIO, *, owner: bool) -> int:  # noqa: A
 
 def _ingest(kb, arg: str) -> str:  # noqa: ANN001
     from bot.cli import _progress_bar
-    from knowledge.ingest_sources import ingest_inputs
-    from knowledge.store import StoreError
+    from knowledge import StoreError, ingest_inputs
 
     try:
         inputs = shlex.split(arg)
@@ -161,4 +157,4 @@ def handle_line(kb, state: convo.Conversation, text: str) -> str:  # noqa: ANN00
         shown, answer.more = answer.more[:5], answer.more[5:]
         return "\n".join(mention_lines(shown))
     answer = convo.ask(kb, text, state)
-    return answer.answer
+    return answer_text(answer)

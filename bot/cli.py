@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.health import MAX_AGE_SECONDS
-from knowledge.config import Settings
+from knowledge import Settings
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ SERVING_COMMANDS = {"ask", "paper", "chat", "run", "eval", "stats", "poll"}
 
 
 def _open_kb(settings: Settings):  # noqa: ANN202 - KnowledgeBase, imported lazily (torch is slow to import)
-    from knowledge.facade import KnowledgeBase
+    from knowledge import KnowledgeBase
 
     return KnowledgeBase(settings)
 
@@ -54,7 +54,7 @@ def _progress_bar(total_hint: str = "documents"):  # noqa: ANN202
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from knowledge.ownership import current_owner, ingest_through_owner
+    from knowledge import current_owner, ingest_through_owner
 
     owner = None if settings.chroma_host else current_owner(settings.data_dir)
     if owner is not None:
@@ -62,7 +62,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{owner.label} owns the embedded store; it runs this ingest", file=sys.stderr)
         report = ingest_through_owner(owner, list(args.inputs), digest=args.digest, progress=_progress_bar())
     else:
-        from knowledge.ingest_sources import ingest_inputs
+        from knowledge import ingest_inputs
 
         kb = _open_kb(settings)
         report = ingest_inputs(kb, args.inputs, digest=args.digest, progress=_progress_bar(), settings=settings)
@@ -76,22 +76,24 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.rendering import answer_text
+
     kb = _open_kb(settings)
     question = " ".join(args.question)
     questions = [line.strip() for line in sys.stdin if line.strip()] if question == "-" else [question]
     for q in questions:
         answer = kb.ask(q, k=args.k)
         if args.json:
-            _print_json(answer.to_json())
+            _print_json(answer.to_json(answer_text(answer)))
         else:
-            print(answer.answer)
+            print(answer_text(answer))
             if len(questions) > 1:
                 print()
     return 0
 
 
 def cmd_paper(args: argparse.Namespace, settings: Settings) -> int:
-    from knowledge.arxiv_ids import InvalidArxivId, parse_arxiv_id
+    from knowledge import InvalidArxivId, parse_arxiv_id
 
     try:
         parse_arxiv_id(args.id)
@@ -148,7 +150,7 @@ def _store_note(settings: Settings) -> str:
     """What a user should know about the store: embedded Chroma is single-process."""
     if settings.chroma_host:
         return ""
-    from knowledge.ownership import SINGLE_PROCESS_NOTE, current_owner
+    from knowledge import SINGLE_PROCESS_NOTE, current_owner
 
     owner = current_owner(settings.data_dir)
     held = f"; owned by {owner.label}: ingest through it" if owner else ""
@@ -156,7 +158,7 @@ def _store_note(settings: Settings) -> str:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from knowledge.evaluation import format_table, load_questions, run_eval
+    from knowledge import format_table, load_questions, run_eval
 
     kb = _open_kb(settings)
     questions = load_questions(args.questions)
@@ -181,8 +183,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
-    from knowledge.facade import KnowledgeBase
-    from knowledge.ownership import refuse_if_owned
+    from knowledge import KnowledgeBase, refuse_if_owned
 
     if not settings.chroma_host:
         refuse_if_owned(settings.data_dir, "reindex")
@@ -208,7 +209,7 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runner import poll_once
 
     if not settings.chroma_host and not args.dry_run:
-        from knowledge.ownership import refuse_if_owned
+        from knowledge import refuse_if_owned
 
         refuse_if_owned(settings.data_dir, "poll")  # the owner (the bot) polls the feeds itself
     return poll_once(settings, dry_run=args.dry_run)
@@ -298,10 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from knowledge.datadir import private_umask
-    from knowledge.embeddings import set_threads
-    from knowledge.service import KnowledgeUnavailable
-    from knowledge.store import StoreError
+    from knowledge import KnowledgeUnavailable, StoreError, private_umask, set_threads
 
     private_umask()  # the data directory's files (store, state, health report) are the user's only
     if not (args.command == "run" and settings.knowledge_process):  # else the knowledge process sets its own

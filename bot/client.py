@@ -17,12 +17,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.embeds import NO_MENTIONS
-from knowledge.config import Settings
-from knowledge.state import StateDB
+from knowledge import Settings, StateDB
 
 if TYPE_CHECKING:
-    from knowledge.facade import KnowledgeBase
-    from knowledge.service import KnowledgeProcess
+    from knowledge import KnowledgeBase, KnowledgeProcess
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

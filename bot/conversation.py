@@ -10,11 +10,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from knowledge.models import Answer
+from knowledge import Answer
 
 if TYPE_CHECKING:
-    from knowledge.facade import KnowledgeBase
-    from knowledge.service import KnowledgeProcess
+    from knowledge import KnowledgeBase, KnowledgeProcess
 
 _FOLLOW_UP_START = re.compile(r"^(and|also|but|what about|how about|then|so|그리고|그럼|그러면|또)\b", re.IGNORECASE)
 _ANAPHORA = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|he|she|the paper|the method|the model)\b|그것|이것|그거|이거|거기", re.IGNORECASE)

@@ -13,8 +13,8 @@ from urllib.parse import quote, urlsplit
 
 import discord
 
-from bot.rendering import authors_line, trim
-from knowledge.models import Answer, Citation, IssueSummary, PaperReport
+from bot.rendering import answer_text, authors_line, trim
+from knowledge import Answer, Citation, IssueSummary, PaperReport
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 TITLE_MAX = 256
@@ -141,7 +141,7 @@ def _citation_block(c: Citation, budget: int) -> str:
 
 def lead_line(answer: Answer) -> str:
     """The first line of an answer's text."""
-    return answer.answer.splitlines()[0] if answer.answer else ""
+    return answer_text(answer).splitlines()[0]
 
 
 def answer_embed(answer: Answer, *, asked_by: str | None = None) -> discord.Embed:

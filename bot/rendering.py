@@ -1,9 +1,13 @@
-"""Plain-text rendering shared by the terminal (CLI, chat) and Discord messages."""
+"""Plain-text rendering shared by the terminal (CLI, chat) and Discord messages.
+
+Answers come from the knowledge layer as data; the text a user reads is made here.
+"""
 
 from __future__ import annotations
 
-from knowledge.answers import citation_line
-from knowledge.models import Citation, IssueSummary, PaperReport, Stats
+import re
+
+from knowledge import Answer, Citation, IssueSummary, PaperReport, Stats, shared_papers
 
 MAX_AUTHORS = 4
 ABSTRACT_CHARS = 600
@@ -81,4 +85,52 @@ def stats_text(stats: Stats) -> str:
     lines.append(f"model {stats.model} · {stats.store}")
     if stats.last_update:
         lines.append(f"last update {stats.last_update}")
+    return "\n".join(lines)
+
+
+def bold(text: str, terms: list[str]) -> str:
+    """Mark terms in bold (Discord/Markdown), escaping existing asterisks."""
+    text = text.replace("*", "\\*").replace("_", "\\_")
+    for term in sorted(terms, key=len, reverse=True):
+        escaped = term.replace("*", "\\*").replace("_", "\\_")
+        text = re.sub(rf"(?<![\w*]){re.escape(escaped)}(?![\w*])" if term.isascii() else re.escape(escaped), lambda m: f"**{m.group(0)}**", text, count=1)
+    return text
+
+
+def citation_line(c: Citation) -> str:
+    """"Digest · Issue · date · § Section · <link>" (angle brackets stop link previews)."""
+    parts = [c.digest, f"*{c.title}*" if c.title else "", c.date, f"§ {c.section}" if c.section and c.section != c.title else ""]
+    line = " · ".join(p for p in parts if p)
+    link = c.url or (c.source if c.source.startswith("http") else "")
+    return f"{line} · <{link}>" if link else f"{line} · {c.source}"
+
+
+def answer_text(answer: Answer) -> str:
+    """The text a user reads for an answer: the knowledge layer's own message when it set one
+    (an empty or over-long question), else a lead line and the numbered, cited excerpts."""
+    if answer.answer:
+        return answer.answer
+    return render(answer.question, answer.citations, answer.confidence)
+
+
+def render(question: str, citations: list[Citation], confidence: str) -> str:
+    """The answer text for a confidence of "answer", "related" or "none"."""
+    short_q = question if len(question) <= 80 else question[:77] + "…"
+    if not citations or confidence == "none":
+        return f"I found nothing in the archive about “{short_q}”. Try other words, or ingest more digests."
+    lines: list[str] = []
+    digests = list(dict.fromkeys(c.digest for c in citations))
+    if confidence == "answer":
+        shared = {n: cs for n, cs in shared_papers(citations).items() if citations[0] in cs}  # about the top answer only
+        if shared:
+            name, cs = next(iter(shared.items()))
+            lines.append(f"{len({c.digest for c in cs})} digests discussed **{name}**: " + ", ".join(dict.fromkeys(c.digest for c in cs)) + ".")
+        else:
+            where = digests[0] if len(digests) == 1 else f"{len(digests)} digests"
+            lines.append(f"Here is what {where} said ({len(citations)} excerpt{'s' if len(citations) > 1 else ''}):")
+    else:
+        lines.append(f"Nothing in the archive clearly answers “{short_q}”. Possibly related (uncertain):")
+    for c in citations:
+        lines.append(f"**{c.rank}.** {bold(c.excerpt, c.highlights)}")
+        lines.append(f"   — {citation_line(c)}")
     return "\n".join(lines)

@@ -8,7 +8,7 @@ import sys
 import discord
 import yarl
 
-from knowledge.config import Settings
+from knowledge import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def run_bot(settings: Settings) -> int:
 
         return run_chat(settings)
     install_token_redaction(settings.discord_token)
-    from knowledge.service import open_knowledge
+    from knowledge import open_knowledge
 
     # The knowledge process loads the model while this one imports discord.py. The feeds are
     # caught up with after connecting (the announcement loop's first round, in a worker
@@ -75,8 +75,7 @@ def run_bot(settings: Settings) -> int:
     state = None
     try:
         from bot.client import create_bot
-        from knowledge.poller import Poller
-        from knowledge.state import StateDB
+        from knowledge import Poller, StateDB
 
         state = StateDB(settings.state_db)
         poller = Poller(kb, state, settings)
@@ -98,9 +97,7 @@ def run_bot(settings: Settings) -> int:
 
 def poll_once(settings: Settings, *, dry_run: bool = False) -> int:
     """One polling round from the command line (indexes; announcing happens in the bot)."""
-    from knowledge.facade import KnowledgeBase
-    from knowledge.poller import Poller
-    from knowledge.state import StateDB
+    from knowledge import KnowledgeBase, Poller, StateDB
 
     kb = KnowledgeBase(settings)
     state = StateDB(settings.state_db)

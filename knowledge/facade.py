@@ -16,21 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from knowledge.answers import (
-    group_sections,
-    render,
-    section_members,
-    select,
-    shown_sentences,
-    to_citation,
-)
-from knowledge.arxiv_ids import InvalidArxivId, parse_arxiv_id
-from knowledge.chunking import TARGET_CHUNK_TOKENS, chunk_document, embedding_text, truncate_heading
-from knowledge.confidence import Calibration, gather
+from knowledge.clients.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from knowledge.config import Settings
-from knowledge.dedupe import DuplicateIndex
 from knowledge.embeddings import Embedder, get_embedder
-from knowledge.lexical import LexicalIndex, tokenize
+from knowledge.ingest.chunking import (
+    TARGET_CHUNK_TOKENS,
+    chunk_document,
+    embedding_text,
+    truncate_heading,
+)
+from knowledge.ingest.dedupe import DuplicateIndex
+from knowledge.ingest.parsing import ParseError, discover, parse_file
+from knowledge.ingest.parsing.documents import PARSER_VERSION
 from knowledge.models import (
     Answer,
     Chunk,
@@ -43,14 +40,21 @@ from knowledge.models import (
     Section,
     Stats,
 )
-from knowledge.parsing import ParseError, discover, parse_file
-from knowledge.parsing.documents import PARSER_VERSION
-from knowledge.retrieval import Hit, QueryTerms, Retriever, query_terms
-from knowledge.store import ChromaStore, DocRecord
+from knowledge.search.answers import (
+    group_sections,
+    section_members,
+    select,
+    shown_sentences,
+    to_citation,
+)
+from knowledge.search.confidence import Calibration, gather
+from knowledge.search.lexical import LexicalIndex, tokenize
+from knowledge.search.retrieval import Hit, QueryTerms, Retriever, query_terms
+from knowledge.search.store import ChromaStore, DocRecord
 from knowledge.text import clean_line, content_hash, normalise_title
 
 if TYPE_CHECKING:
-    from knowledge.arxiv_api import ArxivClient
+    from knowledge.clients.arxiv_api import ArxivClient
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +118,7 @@ class KnowledgeBase:
     def arxiv(self) -> ArxivClient:
         """The arXiv API client (built on first use, with its cache in the state database)."""
         if self._arxiv is None:
-            from knowledge.arxiv_api import ArxivCache, ArxivClient
+            from knowledge.clients.arxiv_api import ArxivCache, ArxivClient
 
             self._arxiv = ArxivClient(
                 self.settings.arxiv_api_url,
@@ -374,8 +378,7 @@ class KnowledgeBase:
         citations = [to_citation(i, h, terms, weak=weak, section_hits=members[h.section_key], shown=seen) for i, h in enumerate(chosen, 1)]
         extra = [to_citation(len(citations) + i, h, terms, weak=weak, section_hits=members[h.section_key], shown=seen)
                  for i, h in enumerate(more, 1)]
-        answer = render(cleaned, citations, confidence)
-        return Answer(question=cleaned, found=found, answer=answer, citations=citations, more=extra,
+        return Answer(question=cleaned, found=found, citations=citations, more=extra,
                       took_ms=(time.perf_counter() - started) * 1000, confidence=confidence, evidence=evidence.to_json())
 
     # -- papers ------------------------------------------------------------
@@ -394,7 +397,7 @@ class KnowledgeBase:
         paper = self._local_paper(arxiv_id)
         lookup_error = ""
         if (paper is None or not paper.title) and online:
-            from knowledge.arxiv_api import ArxivUnavailable
+            from knowledge.clients.arxiv_api import ArxivUnavailable
 
             try:
                 fetched = self.arxiv.fetch(arxiv_id)

@@ -109,33 +109,40 @@ class Answer:
     Attributes:
         question: The question as asked (cleaned).
         found: Whether the archive answers it (true only for the "answer" confidence).
-        answer: The text a user sees (short lead line, numbered excerpts).
         citations: Cited excerpts, best first (weak ones when ``found`` is False).
+        answer: A message to show instead of excerpts, set only when the question could not
+            be asked (empty, too long, no words). Otherwise empty: the bot renders the
+            citations (``bot.rendering.answer_text``).
         took_ms: Time spent answering, in milliseconds.
         more: Further citations held back for a "more excerpts" button.
         error: A user-facing reason when the question could not be asked at all.
         confidence: "answer" (the excerpts answer it), "related" (possibly related matches,
-            shown as uncertain) or "none" (nothing shown); see :mod:`knowledge.confidence`.
+            shown as uncertain) or "none" (nothing shown); see :mod:`knowledge.search.confidence`.
         evidence: The numbers the confidence was decided from (for evaluation and calibration).
     """
 
     question: str
     found: bool
-    answer: str
     citations: list[Citation]
+    answer: str = ""
     took_ms: float = 0.0
     more: list[Citation] = field(default_factory=list)
     error: str = ""
     confidence: str = "none"
     evidence: dict[str, float] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
-        """The answer as the CLI's JSON contract spells it."""
+    def to_json(self, text: str | None = None) -> dict[str, Any]:
+        """The answer as the CLI's JSON contract spells it.
+
+        Args:
+            text: The rendered answer text for the ``answer`` field (the CLI renders it);
+                defaults to :attr:`answer`.
+        """
         data: dict[str, Any] = {
             "question": self.question,
             "found": self.found,
             "confidence": self.confidence,
-            "answer": self.answer,
+            "answer": self.answer if text is None else text,
             "citations": [c.to_json() for c in self.citations],
             "took_ms": round(self.took_ms, 1),
         }

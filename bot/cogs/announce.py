@@ -12,7 +12,7 @@ for it; with no channel configured at all, issues are marked announced with a no
 (otherwise a backlog would pile up for a channel that may never be set). Anything else
 Discord answers (403 after a permission change, a 5xx outlasting discord.py's retries, a
 400) or a network error leaves the issue pending: it is retried on later rounds with
-exponential backoff (:meth:`knowledge.poller.Poller.mark_announce_failed`), shows in
+exponential backoff (:meth:`knowledge.watch.poller.Poller.mark_announce_failed`), shows in
 /sources and the health report, and goes out once, under the same nonce, when the channel
 works again.
 
@@ -44,7 +44,7 @@ from bot.embeds import (
     safe_url,
     strip_bidi,
 )
-from knowledge.poller import Announcement, PollerStatus, PollReport, Summary
+from knowledge import Announcement, PollerStatus, PollReport, Summary
 
 log = logging.getLogger(__name__)
 HISTORY_LOOKBACK = 50

@@ -13,7 +13,8 @@ from discord.ext import commands
 from bot import conversation as convo
 from bot.client import send_ephemeral
 from bot.embeds import NO_MENTIONS, answer_embed, more_embed
-from knowledge.models import Answer
+from bot.rendering import answer_text
+from knowledge import Answer
 
 log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@!?\d+>|<@&\d+>")
@@ -62,7 +63,7 @@ class AnswerView(discord.ui.View):
             user_id=interaction.user.id,
             guild_id=interaction.guild_id,
             question=self.answer.question,
-            answer=self.answer.answer,
+            answer=answer_text(self.answer),
             citations=[c.to_json() for c in self.answer.citations],
             verdict=verdict,
         )

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.embeds import NO_MENTIONS, clip, paper_embed
-from knowledge.arxiv_ids import InvalidArxivId, parse_arxiv_id
+from knowledge import InvalidArxivId, parse_arxiv_id
 
 log = logging.getLogger(__name__)
 MAX_CHOICES = 25

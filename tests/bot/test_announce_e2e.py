@@ -7,8 +7,8 @@ import pytest_asyncio
 
 from bot.client import create_bot
 from knowledge.config import Settings
-from knowledge.poller import Poller
-from knowledge.state import ANNOUNCED, INDEXED, StateDB
+from knowledge.watch.poller import Poller
+from knowledge.watch.state import ANNOUNCED, INDEXED, StateDB
 from tests.bot.announce_helpers import BASE, issue, until
 from tests.fakes.discord_api import TEXT_CHANNEL_ID, FakeDiscord
 from tests.fakes.feed_server import FakeEntry, FakeFeedServer

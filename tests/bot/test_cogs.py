@@ -16,8 +16,8 @@ from bot.cogs.ask import AnswerView, AskCog
 from bot.cogs.digest import DigestCog
 from bot.cogs.paper import MAX_CHOICES, PaperCog
 from bot.embeds import NO_MENTIONS
-from knowledge.arxiv_ids import InvalidArxivId
-from knowledge.state import StateDB
+from knowledge.clients.arxiv_ids import InvalidArxivId
+from knowledge.watch.state import StateDB
 from tests.bot.helpers import (
     ADMIN_PERMISSIONS,
     BOT_USER_ID,
@@ -393,7 +393,7 @@ async def test_paper_autocomplete_caps_at_25_choices(bot: MockBot) -> None:
 
 
 def test_invalid_id_is_what_parse_rejects() -> None:
-    from knowledge.arxiv_ids import parse_arxiv_id
+    from knowledge.clients.arxiv_ids import parse_arxiv_id
 
     with pytest.raises(InvalidArxivId):
         parse_arxiv_id("not-a-paper")

@@ -22,7 +22,7 @@ import pytest_asyncio
 from bot.client import create_bot
 from bot.runner import RedactToken, configure_discord_endpoints, install_token_redaction
 from knowledge.models import Answer
-from knowledge.state import StateDB
+from knowledge.watch.state import StateDB
 from tests.bot.helpers import make_answer, make_citation
 from tests.fakes.discord_api import (
     ADMIN_ID,

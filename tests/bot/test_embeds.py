@@ -9,7 +9,7 @@ from bot import embeds
 from bot.cogs.announce import announcement_embed
 from bot.embeds import NO_MENTIONS, answer_embed, issues_embed, more_embed, paper_embed
 from knowledge.models import IssueSummary
-from knowledge.poller import Announcement
+from knowledge.watch.poller import Announcement
 from tests.bot.helpers import LIMITS, embed_violations, make_answer, make_citation, make_report
 
 HUGE = "word " * 3000  # 15 000 characters

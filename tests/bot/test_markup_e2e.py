@@ -14,8 +14,8 @@ import pytest
 import pytest_asyncio
 
 from bot.client import create_bot
-from knowledge.poller import Poller
-from knowledge.state import StateDB
+from knowledge.watch.poller import Poller
+from knowledge.watch.state import StateDB
 from tests.bot.announce_helpers import BASE
 from tests.fakes.discord_api import GUILD_ID, FakeDiscord
 from tests.fakes.feed_server import FakeEntry, FakeFeedServer

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.arxiv_api import ArxivCache, ArxivClient, ArxivUnavailable, Pacer
-from knowledge.arxiv_ids import InvalidArxivId, find_arxiv_ids, parse_arxiv_id
+from knowledge.clients.arxiv_api import ArxivCache, ArxivClient, ArxivUnavailable, Pacer
+from knowledge.clients.arxiv_ids import InvalidArxivId, find_arxiv_ids, parse_arxiv_id
 from tests.conftest import free_port
 from tests.fakes.arxiv_server import FakeArxiv, FakePaper
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from knowledge.confidence import DEFAULT, FEATURES, Calibration, Evidence, fit
+from knowledge.search.confidence import DEFAULT, FEATURES, Calibration, Evidence, fit
 
 
 def _evidence(good: bool, rng: random.Random) -> Evidence:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from knowledge.dedupe import DuplicateIndex
+from knowledge.ingest.dedupe import DuplicateIndex
 from tests.conftest import ARCHIVE
 
 ROUNDUP = ARCHIVE / "weekly-paper-roundup" / "2024-3-17-roundup.txt"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from knowledge.answers import best_excerpt, shown_sentences, text_quality
-from knowledge.retrieval import QueryTerms
+from knowledge.search.answers import best_excerpt, shown_sentences, text_quality
+from knowledge.search.retrieval import QueryTerms
 
 SECTION = (
     "The authors attach tiny adapters to a frozen model. They train on three public datasets.\n\n"

@@ -1,4 +1,4 @@
-"""Tests for knowledge.feeds against a real local HTTP server."""
+"""Tests for knowledge.clients.feeds against a real local HTTP server."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from knowledge.feeds import FeedEntry, FeedFetcher, FetchError, canonical_link, parse_feed
+from knowledge.clients.feeds import FeedEntry, FeedFetcher, FetchError, canonical_link, parse_feed
 from tests.fakes.feed_server import FakeEntry, FakeFeedServer
 
 MAY_1 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
@@ -427,7 +427,7 @@ def test_parser_crash_becomes_an_error(
         raise RecursionError("maximum recursion depth exceeded")
 
     server.set_feed("/feed", [_issue(1)])
-    monkeypatch.setattr("knowledge.feeds.parse_feed", explode)
+    monkeypatch.setattr("knowledge.clients.feeds.parse_feed", explode)
 
     result = fetcher.fetch(server.url("/feed"))
 

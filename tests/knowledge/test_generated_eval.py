@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from knowledge.generated_eval import (
+from knowledge.evaluation.generated import (
     GeneratedReport,
     ask_all,
     half_of,

@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from knowledge.clients.feeds import FeedFetcher, FetchError, scrub_text
 from knowledge.config import Settings
-from knowledge.feeds import FeedFetcher, FetchError, scrub_text
 from tests.fakes.feed_server import RSS_TYPE, FakeEntry, FakeFeedServer
 
 PUBLIC_IP = "93.184.216.34"

@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from knowledge.store import ChromaStore, ModelMismatch, StoreBusy
+from knowledge.search.answers import shared_papers
+from knowledge.search.store import ChromaStore, ModelMismatch, StoreBusy
 from tests.conftest import ARCHIVE
 
 EXPECTED_DOCS = 5 + 4  # five digest documents, four abstracts (one invalid row skipped)
@@ -106,8 +107,7 @@ def test_lexical_index_rebuilds_when_missing(kb_factory):
 
 def test_not_found_is_honest(fixture_kb):
     answer = fixture_kb.ask("What did the digest say about AlphaFold protein structure prediction?")
-    assert not answer.found
-    assert "nothing" in answer.answer
+    assert not answer.found and answer.confidence in {"related", "none"}
     assert all(c.weak for c in answer.citations)
 
 
@@ -133,7 +133,8 @@ def test_same_paper_in_several_digests_is_shown_side_by_side(fixture_kb):
     answer = fixture_kb.ask("router collapse in mixture-of-experts")
     digests = {c.digest for c in answer.citations}
     assert {"Weekly Paper Roundup", "Model Notes"} <= digests
-    assert "digests discussed" in answer.answer.splitlines()[0]
+    assert answer.confidence == "answer"  # the bot leads with "2 digests discussed …" (tests/bot/test_rendering.py)
+    assert any(answer.citations[0] in cs for cs in shared_papers(answer.citations).values())
     sections = [(c.doc_id, c.section) for c in answer.citations]
     assert len(sections) == len(set(sections))  # one citation per section
 

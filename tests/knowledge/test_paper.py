@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.arxiv_api import ArxivCache, ArxivClient, Pacer
-from knowledge.arxiv_ids import InvalidArxivId
+from knowledge.clients.arxiv_api import ArxivCache, ArxivClient, Pacer
+from knowledge.clients.arxiv_ids import InvalidArxivId
 from tests.conftest import ARCHIVE, free_port
 from tests.fakes.arxiv_server import FakeArxiv, FakePaper
 

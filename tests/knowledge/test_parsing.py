@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.parsing import ParseError, discover, parse_file
-from knowledge.parsing.metadata import canonical_url, date_from_filename, find_date, find_month
+from knowledge.ingest.parsing import ParseError, discover, parse_file
+from knowledge.ingest.parsing.metadata import (
+    canonical_url,
+    date_from_filename,
+    find_date,
+    find_month,
+)
 from tests.conftest import ARCHIVE
 
 

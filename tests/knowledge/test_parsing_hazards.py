@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.parsing import ParseError, abstracts, discover, documents, parse_file
-from knowledge.parsing.files import bounded_lines
+from knowledge.ingest.parsing import ParseError, abstracts, discover, documents, parse_file
+from knowledge.ingest.parsing.files import bounded_lines
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs")
 
@@ -74,7 +74,7 @@ def test_overlong_jsonl_lines_are_skipped_and_counted(tmp_path, monkeypatch, cap
     huge = json.dumps({"arxiv_id": "2403.09999", "abstract": "x" * 5000})
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join([good[0], huge, good[1], "y" * 3000]))  # the last long line has no newline
-    with caplog.at_level(logging.WARNING, logger="knowledge.parsing.abstracts"):
+    with caplog.at_level(logging.WARNING, logger="knowledge.ingest.parsing.abstracts"):
         docs = parse_file(path, tmp_path)
     assert [d.doc_id for d in docs] == ["arxiv:2403.00001", "arxiv:2403.00002"]
     assert any("mixed.jsonl:2: skipped a line longer than 200 bytes" in r.getMessage() for r in caplog.records)

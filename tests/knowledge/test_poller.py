@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from knowledge.poller import Poller
-from knowledge.state import ANNOUNCED, INDEXED, SKIPPED, StateDB
+from knowledge.watch.poller import Poller
+from knowledge.watch.state import ANNOUNCED, INDEXED, SKIPPED, StateDB
 from tests.fakes.feed_server import FakeEntry, FakePost
 
 BASE = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
@@ -212,7 +212,7 @@ def _other(n: int, *, link: str | None = None, guid: str | None = None, body: st
 
 
 def test_a_source_cannot_replace_another_digests_document(server, make_poller):
-    from knowledge.poller import scoped_doc_id
+    from knowledge.watch.poller import scoped_doc_id
 
     server.set_feed("/glass", [issue(1)])
     server.set_feed("/other", [_other(1)])
@@ -309,7 +309,7 @@ def test_a_busy_store_is_one_warning_and_a_retry_next_round(server, make_poller,
             report = poller.poll_once()
         fcntl.flock(other_writer.fileno(), fcntl.LOCK_UN)
     assert report.busy == ["Glass Weekly"] and report.announcements == []
-    records = [r for r in caplog.records if r.name == "knowledge.poller"]
+    records = [r for r in caplog.records if r.name == "knowledge.watch.poller"]
     assert [r.levelname for r in records] == ["WARNING"] and records[0].exc_info is None
     assert "next round" in records[0].getMessage()
     assert poller.state.health("Glass Weekly").failures == 0  # not the source's fault

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from knowledge.config import Settings
-from knowledge.ingest_sources import ingest_inputs
+from knowledge.ingest.inputs import ingest_inputs
 from tests.bot.announce_helpers import issue
 from tests.fakes.feed_server import FakePost
 

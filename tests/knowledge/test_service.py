@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.arxiv_ids import InvalidArxivId
+from knowledge.clients.arxiv_ids import InvalidArxivId
 from knowledge.config import Settings
 from knowledge.models import Document, IngestReport, Section
-from knowledge.ownership import StoreOwned, current_owner, ingest_through_owner
-from knowledge.service import KnowledgeProcess, KnowledgeUnavailable, open_knowledge
-from knowledge.store import ChromaStore, ModelMismatch, StoreBusy
+from knowledge.process.ownership import StoreOwned, current_owner, ingest_through_owner
+from knowledge.process.service import KnowledgeProcess, KnowledgeUnavailable, open_knowledge
+from knowledge.search.store import ChromaStore, ModelMismatch, StoreBusy
 from knowledge.text import content_hash
 from tests.conftest import ARCHIVE, free_port
 
@@ -238,7 +238,7 @@ def test_the_child_exits_when_the_bots_process_dies(tmp_path):
         f"""
         import os, sys
         from knowledge.config import Settings
-        from knowledge.service import KnowledgeProcess
+        from knowledge.process.service import KnowledgeProcess
         if __name__ == "__main__":
             kp = KnowledgeProcess(Settings.from_env({{"DIGESTBOT_DATA_DIR": {str(tmp_path)!r}}}, dotenv=False))
             print(kp.pid, flush=True)

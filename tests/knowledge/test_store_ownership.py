@@ -21,8 +21,8 @@ from bot.chat import handle_line
 from bot.cli import main
 from knowledge.datadir import secure_data_dir
 from knowledge.models import Chunk, Document
-from knowledge.ownership import OwnerLock, StoreOwned, current_owner
-from knowledge.store import ChromaStore
+from knowledge.process.ownership import OwnerLock, StoreOwned, current_owner
+from knowledge.search.store import ChromaStore
 from tests.conftest import ARCHIVE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ WRITER = textwrap.dedent(
     import numpy as np
     from pathlib import Path
     from knowledge.models import Chunk, Document
-    from knowledge.store import ChromaStore
+    from knowledge.search.store import ChromaStore
 
     data, first, n = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     store = ChromaStore(data, "test-model", 8)
@@ -89,7 +89,7 @@ def test_a_writer_is_refused_while_another_process_owns_the_store(tmp_path):
     owner_script = textwrap.dedent(
         """
         import sys
-        from knowledge.ownership import OwnerLock
+        from knowledge.process.ownership import OwnerLock
         lock = OwnerLock(sys.argv[1], "digestbot chat")
         print("owned", flush=True)
         sys.stdin.read()

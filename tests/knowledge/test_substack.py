@@ -1,4 +1,4 @@
-"""Tests for knowledge.substack against the fake local Substack API."""
+"""Tests for knowledge.clients.substack against the fake local Substack API."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from knowledge.feeds import FeedFetcher, FetchError
-from knowledge.substack import SubstackClient, SubstackPost, iso_date, substack_base_from_url
+from knowledge.clients.feeds import FeedFetcher, FetchError
+from knowledge.clients.substack import (
+    SubstackClient,
+    SubstackPost,
+    iso_date,
+    substack_base_from_url,
+)
 from tests.fakes.feed_server import FakeFeedServer, FakePost
 
 START = datetime(2024, 1, 1, 15, 0, tzinfo=UTC)
@@ -145,7 +150,7 @@ def test_failing_post_is_skipped_and_counted(
     server.set_raw("/api/v1/posts/issue-2", b"<html>oops</html>", "text/html")
     client = _client(server, fetcher, sleep)
 
-    with caplog.at_level("WARNING", logger="knowledge.substack"):
+    with caplog.at_level("WARNING", logger="knowledge.clients.substack"):
         slugs = [post.slug for post in client.iter_archive()]
 
     assert slugs == ["issue-5", "issue-3", "issue-1"]

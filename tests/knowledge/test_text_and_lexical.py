@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from knowledge.chunking import chunk_document, pack
-from knowledge.lexical import LexicalIndex, tokenize
+from knowledge.ingest.chunking import chunk_document, pack
 from knowledge.models import Document, Section
+from knowledge.search.lexical import LexicalIndex, tokenize
 from knowledge.text import clean_line, split_sentences
 
 
@@ -81,7 +81,7 @@ def test_a_short_line_before_a_long_paragraph_is_not_left_alone():
 
 
 def test_bm25_weights_are_saved_and_reused_until_the_content_changes(tmp_path, monkeypatch):
-    from knowledge import bm25
+    from knowledge.search import bm25
 
     idx = LexicalIndex(tmp_path / "lex.sqlite3")
     idx.put_document("a", "h1", [("a#0:0", "amber adapters for frozen models", [])])
@@ -100,8 +100,8 @@ def test_bm25_weights_are_saved_and_reused_until_the_content_changes(tmp_path, m
 
 
 def test_shared_papers_join_on_id_title_or_short_name():
-    from knowledge.answers import shared_papers
     from knowledge.models import Citation
+    from knowledge.search.answers import shared_papers
 
     def cite(digest, section, ids=()):
         return Citation(1, digest, "t", "", section, "", "", "x", 1.0, list(ids))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.transliteration import Transliterator, hangul_key, latin_key
+from knowledge.search.transliteration import Transliterator, hangul_key, latin_key
 
 VOCAB = ["lantern", "llama", "lemma", "mistral", "stable", "solar", "digest", "gradient", "model", "window", "pebbletun"]
 

@@ -1,4 +1,4 @@
-"""Tests for knowledge.urlsafety."""
+"""Tests for knowledge.clients.urlsafety."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ import socket
 
 import pytest
 
-from knowledge.urlsafety import UnsafeUrl, check_source_url, is_public_address, resolve_checked
+from knowledge.clients.urlsafety import (
+    UnsafeUrl,
+    check_source_url,
+    is_public_address,
+    resolve_checked,
+)
 
 PUBLIC_IP = "93.184.216.34"
 

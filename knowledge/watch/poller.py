@@ -29,17 +29,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from knowledge.clients.feeds import FeedEntry, FeedFetcher, FetchError, FetchResult
+from knowledge.clients.substack import SubstackClient
+from knowledge.clients.urlsafety import UnsafeUrl, check_source_url
 from knowledge.config import Settings
 from knowledge.facade import KnowledgeBase
-from knowledge.feeds import FeedEntry, FeedFetcher, FetchError, FetchResult
+from knowledge.ingest.inputs import document_from_entry, document_from_post, make_fetcher
+from knowledge.ingest.parsing import ParseError
 from knowledge.models import Document
-from knowledge.parsing import ParseError
-from knowledge.remote_ingest import document_from_entry, document_from_post, make_fetcher
-from knowledge.state import ANNOUNCED, INDEXED, SEEN, SKIPPED, EntryRow, SourceHealth, StateDB
-from knowledge.store import StoreBusy
-from knowledge.substack import SubstackClient
+from knowledge.search.store import StoreBusy
 from knowledge.text import content_hash, slugify
-from knowledge.urlsafety import UnsafeUrl, check_source_url
+from knowledge.watch.state import ANNOUNCED, INDEXED, SEEN, SKIPPED, EntryRow, SourceHealth, StateDB
 
 log = logging.getLogger(__name__)
 

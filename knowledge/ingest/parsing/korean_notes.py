@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.parsing.plaintext import RawSection
+from knowledge.ingest.parsing.plaintext import RawSection
 
 KOREAN_DATE_LINE = re.compile(r"^\s*\d{4}\s*년\s*\d{1,2}\s*월\s*\d{1,2}\s*일\s*$")
 _TAG_LINE = re.compile(r"^\s*(#[^\s#]+\s*)+$")

@@ -15,7 +15,7 @@ The same code path serves the embedded ``PersistentClient`` and a Chroma server
 Embedded Chroma is single-process: a process that has the store open does not see another
 process's writes safely (its next query fails with ``Error creating hnsw segment reader`` or
 ``Error finding id``). One process owns an embedded store and the others hand it their
-ingests (:mod:`knowledge.ownership`); :meth:`ChromaStore.write_lock` refuses a writer while
+ingests (:mod:`knowledge.process.ownership`); :meth:`ChromaStore.write_lock` refuses a writer while
 another process owns the store. A reader that sees another process's writes (the stamp
 changed, or Chroma fails that way) drops its cached client, reopens and retries once.
 """
@@ -262,7 +262,7 @@ class ChromaStore:
                     "wait for it to finish (or stop it) and try again"
                 ) from exc
             if not self.host:
-                from knowledge.ownership import StoreOwned, current_owner, owned_message
+                from knowledge.process.ownership import StoreOwned, current_owner, owned_message
 
                 owner = current_owner(self.data_dir)
                 if owner is not None:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from knowledge.embeddings import Embedder
-from knowledge.lexical import LexicalIndex, korean_words, tokenize
-from knowledge.store import ChromaStore
+from knowledge.search.lexical import LexicalIndex, korean_words, tokenize
+from knowledge.search.store import ChromaStore
 from knowledge.text import has_hangul
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class QueryTerms:
         tokens: Distinct tokens of the question (stopwords dropped).
         weights: Token -> IDF weight (a token the index never saw weighs most).
         alternatives: Token -> Latin spellings of the index it may stand for, with a
-            similarity in 0-1 (a Korean 미스트랄 -> "mistral"); see :mod:`knowledge.transliteration`.
+            similarity in 0-1 (a Korean 미스트랄 -> "mistral"); see :mod:`knowledge.search.transliteration`.
         known: Share of the question's weight that the index knows (directly or by an
             alternative spelling), 0-1.
     """

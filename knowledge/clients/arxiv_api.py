@@ -21,7 +21,7 @@ from pathlib import Path
 import feedparser
 import httpx
 
-from knowledge.arxiv_ids import InvalidArxivId, parse_arxiv_id
+from knowledge.clients.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from knowledge.models import Paper
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ heartbeats never share a GIL with Chroma or the model.
 It offers the facade's public methods with the same arguments, results and exceptions
 (``StoreBusy``, ``ModelMismatch`` … are raised in the caller as themselves). The child
 serves several calls at once (questions keep being answered during an ingest) and is the
-only process that opens the embedded store: it owns it (:mod:`knowledge.ownership`), so a
+only process that opens the embedded store: it owns it (:mod:`knowledge.process.ownership`), so a
 ``digestbot ingest`` from a shell hands its work to the child over a local socket, and
 other writers are refused with a message that says what to do. The child does not get
 ``DISCORD_TOKEN``: neither in its settings nor in its environment. If the child dies, the calls waiting on it fail
@@ -127,7 +127,7 @@ def serve(conn: Connection, settings: Settings, log_level: int = logging.WARNING
     from knowledge.datadir import private_umask
     from knowledge.embeddings import set_threads
     from knowledge.facade import KnowledgeBase
-    from knowledge.ownership import claim_store
+    from knowledge.process.ownership import claim_store
 
     private_umask()
     # one torch thread answers a question fastest here and leaves a core to the bot's process
@@ -528,7 +528,7 @@ def open_knowledge(settings: Settings, *, wait: bool = True) -> Any:
     Returns:
         A :class:`KnowledgeProcess`, or a :class:`~knowledge.facade.KnowledgeBase` in this
         process when ``settings.knowledge_process`` is false. Either way the process that
-        opens an embedded store owns it (see :mod:`knowledge.ownership`) until closed.
+        opens an embedded store owns it (see :mod:`knowledge.process.ownership`) until closed.
 
     Raises:
         StoreOwned: Another process (a ``digestbot chat``, another bot) owns the embedded store.
@@ -536,7 +536,7 @@ def open_knowledge(settings: Settings, *, wait: bool = True) -> Any:
     if settings.knowledge_process:
         return KnowledgeProcess(settings, wait=wait)
     from knowledge.facade import KnowledgeBase
-    from knowledge.ownership import claim_store
+    from knowledge.process.ownership import claim_store
 
     ownership = claim_store(settings, "digestbot run")
     try:

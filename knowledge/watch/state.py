@@ -3,7 +3,7 @@
 Holds what is not derived from Chroma: watched sources added by admins, each
 source's health and conditional-GET validators, every feed entry's progress
 (seen -> indexed -> announced), per-guild announcement channels, and feedback.
-The arXiv response cache shares the same file (see :mod:`knowledge.arxiv_api`).
+The arXiv response cache shares the same file (see :mod:`knowledge.clients.arxiv_api`).
 """
 
 from __future__ import annotations

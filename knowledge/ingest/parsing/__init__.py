@@ -6,7 +6,7 @@ returns its documents. Errors are raised as :class:`ParseError` so the caller
 can report the file and go on.
 """
 
-from knowledge.parsing.documents import (
+from knowledge.ingest.parsing.documents import (
     SUPPORTED_SUFFIXES,
     ParseError,
     discover,

@@ -3,7 +3,7 @@
 :class:`FeedFetcher` is a small, defensive HTTP client built on a synchronous
 ``httpx.Client`` (it runs in worker threads): conditional GETs with ETag and
 Last-Modified, manual redirects with an SSRF check on every hop
-(:func:`knowledge.urlsafety.check_source_url`), a cap on the body size and on
+(:func:`knowledge.clients.urlsafety.check_source_url`), a cap on the body size and on
 the total time per request. :meth:`FeedFetcher.fetch` never raises for network
 or parse problems; it returns a :class:`FetchResult` with ``status="error"``
 and a one-line reason. :meth:`FeedFetcher.fetch_text` and
@@ -44,7 +44,7 @@ import httpcore
 import httpx
 from feedparser.urls import resolve_relative_uris
 
-from knowledge.urlsafety import UnsafeUrl, check_source_url, resolve_checked
+from knowledge.clients.urlsafety import UnsafeUrl, check_source_url, resolve_checked
 
 log = logging.getLogger(__name__)
 
@@ -485,7 +485,7 @@ class _GuardedBackend(httpcore.SyncBackend):
     """Connects only to addresses that passed the SSRF check, within the deadline.
 
     The host is resolved once per connection by
-    :func:`knowledge.urlsafety.resolve_checked`, and the socket goes to one of
+    :func:`knowledge.clients.urlsafety.resolve_checked`, and the socket goes to one of
     exactly those addresses (an IP literal), so a DNS answer that changes
     between the check and the connection cannot reach an internal host. The
     request keeps the host name: httpcore sends it as ``Host`` and as TLS SNI

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from bs4 import BeautifulSoup, Tag
 
-from knowledge.parsing.metadata import find_date
-from knowledge.parsing.plaintext import RawSection
+from knowledge.ingest.parsing.metadata import find_date
+from knowledge.ingest.parsing.plaintext import RawSection
 from knowledge.text import clean_line
 
 _DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "form", "button", "svg", "iframe", "aside")

@@ -8,14 +8,13 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from knowledge.arxiv_ids import InvalidArxivId, find_arxiv_ids, parse_arxiv_id
-from knowledge.models import Document, Section
-from knowledge.parsing.abstracts import ABSTRACT_SUFFIXES, AbstractFormatError, iter_rows
-from knowledge.parsing.files import NotRegularFile, read_capped, regular_size
-from knowledge.parsing.html_posts import parse_html
-from knowledge.parsing.korean_notes import looks_like_korean_notes, split_items
-from knowledge.parsing.markdown_notes import parse_markdown
-from knowledge.parsing.metadata import (
+from knowledge.clients.arxiv_ids import InvalidArxivId, find_arxiv_ids, parse_arxiv_id
+from knowledge.ingest.parsing.abstracts import ABSTRACT_SUFFIXES, AbstractFormatError, iter_rows
+from knowledge.ingest.parsing.files import NotRegularFile, read_capped, regular_size
+from knowledge.ingest.parsing.html_posts import parse_html
+from knowledge.ingest.parsing.korean_notes import looks_like_korean_notes, split_items
+from knowledge.ingest.parsing.markdown_notes import parse_markdown
+from knowledge.ingest.parsing.metadata import (
     SOURCE_LINE,
     canonical_url,
     date_from_filename,
@@ -24,8 +23,9 @@ from knowledge.parsing.metadata import (
     find_month,
     find_urls,
 )
-from knowledge.parsing.plaintext import RawSection, drop_teaser, split_sections, strip_chrome
-from knowledge.parsing.tables import looks_like_table_dump, table_rows
+from knowledge.ingest.parsing.plaintext import RawSection, drop_teaser, split_sections, strip_chrome
+from knowledge.ingest.parsing.tables import looks_like_table_dump, table_rows
+from knowledge.models import Document, Section
 from knowledge.text import (
     clean_line,
     clean_text,

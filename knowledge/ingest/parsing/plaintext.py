@@ -5,7 +5,7 @@ followed by a longer paragraph, a title-cased line that sits between two
 complete sentences (a paper title after a short paragraph), or an "Ahead of
 AI"-style paper line ("Title by Author, Author (3 Oct), https://arxiv.org/abs/...").
 A trailing footnote block after the last section becomes a "Footnotes" section
-(see :mod:`knowledge.parsing.footnotes`).
+(see :mod:`knowledge.ingest.parsing.footnotes`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from knowledge.parsing.footnotes import FOOTNOTES_HEADING, footnote_start
-from knowledge.parsing.metadata import SOURCE_LINE
+from knowledge.ingest.parsing.footnotes import FOOTNOTES_HEADING, footnote_start
+from knowledge.ingest.parsing.metadata import SOURCE_LINE
 
 # Site chrome seen on re-hosted copies of newsletter posts, matched on whole lines.
 _CHROME_LINES = re.compile(

@@ -1,7 +1,7 @@
 """From retrieved chunks to an answer: one citation per section, short excerpts, honest "not found".
 
-The answer text is what a chat user reads: a short lead line, then numbered
-excerpts with the matched terms in bold and a citation line each.
+Everything here is data (:class:`~knowledge.models.Citation` objects, the papers several
+digests share); the text a chat user reads is made by ``bot.rendering``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from knowledge.lexical import tokenize
 from knowledge.models import Citation
-from knowledge.retrieval import Hit, QueryTerms
+from knowledge.search.lexical import tokenize
+from knowledge.search.retrieval import Hit, QueryTerms
 from knowledge.text import normalise_title, split_sentences
 
 MAX_EXCERPT_CHARS = 360
@@ -228,23 +228,6 @@ def to_citation(rank: int, hit: Hit, terms: QueryTerms, *, weak: bool, section_h
     )
 
 
-def bold(text: str, terms: list[str]) -> str:
-    """Mark terms in bold (Discord/Markdown), escaping existing asterisks."""
-    text = text.replace("*", "\\*").replace("_", "\\_")
-    for term in sorted(terms, key=len, reverse=True):
-        escaped = term.replace("*", "\\*").replace("_", "\\_")
-        text = re.sub(rf"(?<![\w*]){re.escape(escaped)}(?![\w*])" if term.isascii() else re.escape(escaped), lambda m: f"**{m.group(0)}**", text, count=1)
-    return text
-
-
-def citation_line(c: Citation) -> str:
-    """"Digest · Issue · date · § Section · <link>" (angle brackets stop link previews)."""
-    parts = [c.digest, f"*{c.title}*" if c.title else "", c.date, f"§ {c.section}" if c.section and c.section != c.title else ""]
-    line = " · ".join(p for p in parts if p)
-    link = c.url or (c.source if c.source.startswith("http") else "")
-    return f"{line} · <{link}>" if link else f"{line} · {c.source}"
-
-
 _NAME_LIKE = re.compile(r"^\S*[A-Z0-9]")  # "QLoRA", "Rho-1", "Mistral 7B"; not "Limitations"
 
 
@@ -288,26 +271,3 @@ def shared_papers(citations: list[Citation]) -> dict[str, list[Citation]]:
             name = min((c.section for c in members if c.section), key=len, default=members[0].title)
             out[name] = members
     return out
-
-
-def render(question: str, citations: list[Citation], confidence: str) -> str:
-    """The answer text a chat user sees, for a confidence of "answer", "related" or "none"."""
-    short_q = question if len(question) <= 80 else question[:77] + "…"
-    if not citations or confidence == "none":
-        return f"I found nothing in the archive about “{short_q}”. Try other words, or ingest more digests."
-    lines: list[str] = []
-    digests = list(dict.fromkeys(c.digest for c in citations))
-    if confidence == "answer":
-        shared = {n: cs for n, cs in shared_papers(citations).items() if citations[0] in cs}  # about the top answer only
-        if shared:
-            name, cs = next(iter(shared.items()))
-            lines.append(f"{len({c.digest for c in cs})} digests discussed **{name}**: " + ", ".join(dict.fromkeys(c.digest for c in cs)) + ".")
-        else:
-            where = digests[0] if len(digests) == 1 else f"{len(digests)} digests"
-            lines.append(f"Here is what {where} said ({len(citations)} excerpt{'s' if len(citations) > 1 else ''}):")
-    else:
-        lines.append(f"Nothing in the archive clearly answers “{short_q}”. Possibly related (uncertain):")
-    for c in citations:
-        lines.append(f"**{c.rank}.** {bold(c.excerpt, c.highlights)}")
-        lines.append(f"   — {citation_line(c)}")
-    return "\n".join(lines)

@@ -6,7 +6,7 @@ question the index knows at all, whether the dense and lexical sides agree, and 
 small logistic model turns that into the probability that the top citations answer the
 question. It is fitted by ``python -m bench.quality --calibrate`` on questions generated
 from the archive itself (known-item questions and held-out near-domain negatives; see
-:mod:`knowledge.generated_eval`), and its weights and the two cut-offs are stored in
+:mod:`knowledge.evaluation.generated`), and its weights and the two cut-offs are stored in
 ``calibration.json`` beside this module:
 
 * ``answer``: the probability at which generated questions reach the precision target;
@@ -20,7 +20,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from knowledge.retrieval import Hit, QueryTerms
+from knowledge.search.retrieval import Hit, QueryTerms
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 LEVELS = ("answer", "related", "none")

@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from knowledge.lexical import tokenize
 from knowledge.models import Document
+from knowledge.search.lexical import tokenize
 from knowledge.text import has_hangul, normalise_title, split_sentences
 
 if TYPE_CHECKING:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from knowledge.models import IngestReport
-from knowledge.store import StoreBusy, StoreError
+from knowledge.search.store import StoreBusy, StoreError
 
 if TYPE_CHECKING:
     from knowledge.config import Settings
@@ -267,7 +267,7 @@ class OwnerServer:
                 send({"report": report.to_json()})
 
     def _ingest(self, request: dict, progress: Progress) -> IngestReport:
-        from knowledge.ingest_sources import ingest_inputs, is_url
+        from knowledge.ingest.inputs import ingest_inputs, is_url
 
         inputs = [str(p) for p in request.get("inputs", [])]
         cwd = str(request.get("cwd") or os.getcwd())

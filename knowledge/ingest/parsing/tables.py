@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.arxiv_ids import InvalidArxivId, parse_arxiv_id
+from knowledge.clients.arxiv_ids import InvalidArxivId, parse_arxiv_id
 
 # A file is a table dump when this share of its non-empty lines are table rows ...
 _MIN_ROW_SHARE = 0.6

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.parsing.plaintext import RawSection
+from knowledge.ingest.parsing.plaintext import RawSection
 
 _HEADING = re.compile(r"^(#{1,4})\s+(.+?)\s*#*\s*$")
 _ITALIC_TITLE = re.compile(r"^\*{1,2}(?P<title>[^*]{3,400})\*{1,2}\s*(?:\((?P<authors>[^)]*)\))?\s*$")

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from knowledge.parsing.files import bounded_lines, open_regular
+from knowledge.ingest.parsing.files import bounded_lines, open_regular
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ in a small SQLite file under the data directory, keyed by chunk and by the
 document content hash they were built from; :meth:`LexicalIndex.sync` brings it
 in step with the store's document records (adding what is missing, dropping what
 is gone), so it rebuilds itself when missing or stale, embedded or server.
-Scoring uses a BM25 weight matrix (:mod:`knowledge.bm25`) rebuilt after each change,
+Scoring uses a BM25 weight matrix (:mod:`knowledge.search.bm25`) rebuilt after each change,
 saved beside the SQLite file and memory-mapped on the next start.
 """
 
@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import snowballstemmer
 
-from knowledge.bm25 import BM25Matrix
-from knowledge.transliteration import Transliterator
+from knowledge.search.bm25 import BM25Matrix
+from knowledge.search.transliteration import Transliterator
 
 log = logging.getLogger(__name__)
 

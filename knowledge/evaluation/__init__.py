@@ -1,0 +1,1 @@
+"""Answer quality: evaluation against question files and questions generated from the archive."""

@@ -1,0 +1,1 @@
+"""Watching digests: the feed poller and the state database of sources, entries and their progress."""
