@@ -6,28 +6,27 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.helpers.net import free_port
+from tests.helpers.paths import ARCHIVE, FIXTURES
+from tests.helpers.settings import settings_for
+
+if TYPE_CHECKING:
+    from knowledge.watch.state import StateDB
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-FIXTURES = Path(__file__).parent / "fixtures"
-ARCHIVE = FIXTURES / "archive"
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["ARCHIVE", "FIXTURES", "free_port"]  # kept importable from here; defined in tests.helpers
 
 
 @pytest.fixture(scope="session")
@@ -98,16 +97,15 @@ def backend(request) -> str:
 @pytest.fixture
 def settings_factory(tmp_path, request) -> Callable[..., object]:
     """Build Settings for a fresh data directory; ``server=True`` points at the session's Chroma server."""
-    from knowledge.config import Settings
 
     def make(server: bool = False, **env: str):
-        values = {"DIGESTBOT_DATA_DIR": str(tmp_path / "data"), "ARXIV_API_URL": f"http://127.0.0.1:{free_port()}/api/query"}
+        values: dict[str, str] = {}
         if server:
             host, port = request.getfixturevalue("chroma_server")
             _reset_server(host, port)
             values.update(CHROMA_HOST=host, CHROMA_PORT=str(port))
         values.update(env)
-        return Settings.from_env(values)
+        return settings_for(tmp_path / "data", **values)
 
     return make
 
@@ -132,14 +130,9 @@ def kb_factory(settings_factory, embedder):
 @pytest.fixture(scope="session")
 def fixture_kb(tmp_path_factory, embedder):
     """An embedded knowledge base with the project's fixture archive ingested (read-only use)."""
-    from knowledge.config import Settings
     from knowledge.facade import KnowledgeBase
 
-    data = tmp_path_factory.mktemp("fixture-kb")
-    kb = KnowledgeBase(
-        Settings.from_env({"DIGESTBOT_DATA_DIR": str(data), "ARXIV_API_URL": f"http://127.0.0.1:{free_port()}/api/query"}),
-        embedder=embedder,
-    )
+    kb = KnowledgeBase(settings_for(tmp_path_factory.mktemp("fixture-kb")), embedder=embedder)
     kb.ingest([ARCHIVE])
     yield kb
     kb.close()
@@ -155,9 +148,36 @@ def server():
 
 
 @pytest.fixture
+def state(tmp_path: Path) -> Iterator[StateDB]:
+    """A fresh state database (``tmp_path/state.sqlite3``), closed after the test."""
+    from knowledge.watch.state import StateDB
+
+    db = StateDB(tmp_path / "state.sqlite3")
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def state_factory() -> Iterator[Callable[[Path], StateDB]]:
+    """Open state databases by path (as a restart would); all are closed after the test."""
+    from knowledge.watch.state import StateDB
+
+    opened: list[StateDB] = []
+
+    def open_state(path: Path) -> StateDB:
+        db = StateDB(path)
+        opened.append(db)
+        return db
+
+    yield open_state
+    for db in opened:
+        db.close()
+
+
+@pytest.fixture
 def fetcher():
     """A feed fetcher allowed to reach 127.0.0.1, with a short timeout."""
-    from knowledge.feeds import FeedFetcher
+    from knowledge.clients.feeds import FeedFetcher
 
     with FeedFetcher(timeout=2.0, allow_private=True) as client:
         yield client

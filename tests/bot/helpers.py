@@ -33,13 +33,14 @@ from bot.client import DigestBot, DigestBotMixin, UserCooldown
 from knowledge.config import Settings
 from knowledge.facade import KnowledgeBase
 from knowledge.models import Answer, Citation, Paper, PaperReport
-from knowledge.state import StateDB
+from knowledge.watch.state import StateDB
+from tests.fakes.discord.constants import BOT_ID as BOT_USER_ID
+from tests.fakes.discord.constants import GUILD_ID
 
 # Snowflake-sized ids, unique across all mocks of a test session.
 _ids = itertools.count(1_400_000_000_000_000_000)
 
-BOT_USER_ID = 1_200_000_000_000_000_001
-GUILD_ID = 1_100_000_000_000_000_001
+# BOT_USER_ID and GUILD_ID are the fake Discord's ids (tests.fakes.discord.constants).
 
 #: What a regular member may do (no Manage Server).
 MEMBER_PERMISSIONS = discord.Permissions(
