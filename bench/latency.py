@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import synthetic
+from bench import synthetic, vocabulary
 from bench.common import (
     CACHE,
     Table,
@@ -154,8 +154,8 @@ def _named_model(question: str) -> str | None:
     """The made-up model name a generated question asks about (known ones only)."""
     for word in question.replace("?", " ").split():
         stem = word.split("-")[0].split("에")[0].split("의")[0]
-        if any(stem.startswith(p) for p in synthetic.NAME_PREFIX) and any(
-            s in stem for s in synthetic.NAME_SUFFIX
+        if any(stem.startswith(p) for p in vocabulary.NAME_PREFIX) and any(
+            s in stem for s in vocabulary.NAME_SUFFIX
         ):
             return stem
     return None

@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 import shlex
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot import conversation as convo
 from bot.rendering import answer_text, issues_text, paper_card_text, stats_text
 from knowledge import IngestReport, InvalidArxivId, Settings
+
+if TYPE_CHECKING:
+    from knowledge import Knowledge
 
 log = logging.getLogger(__name__)
 
@@ -72,20 +75,10 @@ def run_chat(settings: Settings, *, stdin: TextIO | None = None, stdout: TextIO 
             kb.close()
 
 
-def _open_owned(settings: Settings):  # noqa: ANN202 - KnowledgeBase (imported lazily)
-    from knowledge import KnowledgeBase, claim_store
+def _open_owned(settings: Settings) -> Knowledge:
+    from knowledge import open_in_process
 
-    ownership = claim_store(settings, "digestbot chat")
-    try:
-        kb = KnowledgeBase(settings)
-    except BaseException:
-        if ownership is not None:
-            ownership.close()
-        raise
-    if ownership is not None:
-        ownership.serve(kb, settings)
-        kb.on_close.append(ownership.close)
-    return kb
+    return open_in_process(settings, "digestbot chat")
 
 
 def _converse(kb, stdin: TextIO, out: TextIO, *, owner: bool) -> int:  # noqa: ANN001
@@ -116,7 +109,7 @@ def _converse(kb, stdin: TextIO, out: TextIO, *, owner: bool) -> int:  # noqa: A
 
 
 def _ingest(kb, arg: str) -> str:  # noqa: ANN001
-    from bot.cli import _progress_bar
+    from bot.commands import progress_bar
     from knowledge import StoreError, ingest_inputs
 
     try:
@@ -126,7 +119,7 @@ def _ingest(kb, arg: str) -> str:  # noqa: ANN001
     if not inputs:
         return "Usage: /ingest PATH_OR_URL...  (files, folders, feed or Substack URLs)"
     try:
-        report = ingest_inputs(kb, inputs, progress=_progress_bar(), settings=kb.settings)
+        report = ingest_inputs(kb, inputs, progress=progress_bar(), settings=kb.settings)
     except StoreError as exc:
         return f"Could not ingest: {exc}"
     return ingest_summary(report)

@@ -17,10 +17,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.embeds import NO_MENTIONS
-from knowledge import Settings, StateDB
+from bot.state import BotState
+from knowledge import Settings
 
 if TYPE_CHECKING:
-    from knowledge import KnowledgeBase, KnowledgeProcess
+    from knowledge import Knowledge, Poller
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,11 +54,11 @@ class DigestBotMixin:
     """What both the plain and the auto-sharded bot share."""
 
     settings: Settings
-    kb: KnowledgeBase | KnowledgeProcess
-    state: StateDB
-    poller: Any
+    kb: Knowledge
+    state: BotState
+    poller: Poller | None
 
-    def _init_deps(self, settings: Settings, kb: KnowledgeBase | KnowledgeProcess, state: StateDB, poller: Any, cogs: tuple[str, ...]) -> None:
+    def _init_deps(self, settings: Settings, kb: Knowledge, state: BotState, poller: Poller | None, cogs: tuple[str, ...]) -> None:
         self.settings = settings
         self.kb = kb
         self.state = state
@@ -131,19 +132,22 @@ async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
 class DigestBot(DigestBotMixin, commands.Bot):
     """digestbot on a single connection."""
 
-    def __init__(self, settings: Settings, kb: KnowledgeBase | KnowledgeProcess, state: StateDB, poller: Any = None, *, cogs: tuple[str, ...] = COGS, **options: Any) -> None:
+    def __init__(self, settings: Settings, kb: Knowledge, state: BotState, poller: Poller | None = None, *, cogs: tuple[str, ...] = COGS, **options: Any) -> None:
         super().__init__(command_prefix=commands.when_mentioned, intents=bot_intents(), allowed_mentions=NO_MENTIONS, help_command=None, **options)
         self._init_deps(settings, kb, state, poller, cogs)
 
 
-class ShardedDigestBot(DigestBotMixin, commands.AutoShardedBot):
-    """digestbot with discord.py's auto-sharding; background polling still runs once per process."""
+class ShardedDigestBot(DigestBot, commands.AutoShardedBot):
+    """digestbot with discord.py's auto-sharding; background polling still runs once per process.
 
-    def __init__(self, settings: Settings, kb: KnowledgeBase | KnowledgeProcess, state: StateDB, poller: Any = None, *, cogs: tuple[str, ...] = COGS, **options: Any) -> None:
+    A :class:`DigestBot` (what the cogs are typed against) whose client is discord.py's
+    ``AutoShardedClient``.
+    """
+
+    def __init__(self, settings: Settings, kb: Knowledge, state: BotState, poller: Poller | None = None, *, cogs: tuple[str, ...] = COGS, **options: Any) -> None:
         if settings.shard_count:
             options.setdefault("shard_count", settings.shard_count)
-        super().__init__(command_prefix=commands.when_mentioned, intents=bot_intents(), allowed_mentions=NO_MENTIONS, help_command=None, **options)
-        self._init_deps(settings, kb, state, poller, cogs)
+        super().__init__(settings, kb, state, poller, cogs=cogs, **options)
 
 
 def bot_intents() -> discord.Intents:
@@ -153,7 +157,7 @@ def bot_intents() -> discord.Intents:
     return intents
 
 
-def create_bot(settings: Settings, kb: KnowledgeBase | KnowledgeProcess, state: StateDB, poller: Any = None, **options: Any) -> DigestBot | ShardedDigestBot:
+def create_bot(settings: Settings, kb: Knowledge, state: BotState, poller: Poller | None = None, **options: Any) -> DigestBot | ShardedDigestBot:
     """The bot class the settings ask for (sharded when DISCORD_AUTO_SHARD or DISCORD_SHARD_COUNT is set)."""
     cls = ShardedDigestBot if (settings.auto_shard or settings.shard_count) else DigestBot
     return cls(settings, kb, state, poller, **options)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from knowledge import Answer
 
 if TYPE_CHECKING:
-    from knowledge import KnowledgeBase, KnowledgeProcess
+    from knowledge import Knowledge
 
 _FOLLOW_UP_START = re.compile(r"^(and|also|but|what about|how about|then|so|그리고|그럼|그러면|또)\b", re.IGNORECASE)
 _ANAPHORA = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|he|she|the paper|the method|the model)\b|그것|이것|그거|이거|거기", re.IGNORECASE)
@@ -48,7 +48,7 @@ class Conversation:
         self.history.append(question)
 
 
-def ask(kb: KnowledgeBase | KnowledgeProcess, question: str, conversation: Conversation | None = None, *,
+def ask(kb: Knowledge, question: str, conversation: Conversation | None = None, *,
         context: str | None = None, shown: list[str] | None = None, k: int = 5) -> Answer:
     """Answer a question, using the conversation (or an explicit context) for follow-ups.
 

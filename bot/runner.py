@@ -75,9 +75,10 @@ def run_bot(settings: Settings) -> int:
     state = None
     try:
         from bot.client import create_bot
-        from knowledge import Poller, StateDB
+        from bot.state import BotState
+        from knowledge import Poller
 
-        state = StateDB(settings.state_db)
+        state = BotState(settings.state_db)
         poller = Poller(kb, state, settings)
         if hasattr(kb, "wait_ready"):
             kb.wait_ready()  # a store built with another model, say, stops here with its reason
@@ -97,10 +98,11 @@ def run_bot(settings: Settings) -> int:
 
 def poll_once(settings: Settings, *, dry_run: bool = False) -> int:
     """One polling round from the command line (indexes; announcing happens in the bot)."""
-    from knowledge import KnowledgeBase, Poller, StateDB
+    from bot.state import BotState
+    from knowledge import KnowledgeBase, Poller
 
     kb = KnowledgeBase(settings)
-    state = StateDB(settings.state_db)
+    state = BotState(settings.state_db)
     poller = Poller(kb, state, settings)
     report = poller.poll_once(dry_run=dry_run, force=True)
     for name in report.checked:

@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "KnowledgeProcess": "knowledge.process.service",
     "KnowledgeUnavailable": "knowledge.process.service",
     "open_knowledge": "knowledge.process.service",
+    "open_in_process": "knowledge.process.service",
     # settings and the data directory
     "Settings": "knowledge.config",
     "private_umask": "knowledge.datadir",
@@ -60,11 +61,11 @@ _EXPORTS: dict[str, str] = {
     "refuse_if_owned": "knowledge.process.ownership",
     # watching feeds
     "Poller": "knowledge.watch.poller",
-    "Announcement": "knowledge.watch.poller",
-    "HealthNotice": "knowledge.watch.poller",
-    "PollerStatus": "knowledge.watch.poller",
-    "PollReport": "knowledge.watch.poller",
-    "Summary": "knowledge.watch.poller",
+    "Announcement": "knowledge.watch.reports",
+    "HealthNotice": "knowledge.watch.reports",
+    "PollerStatus": "knowledge.watch.reports",
+    "PollReport": "knowledge.watch.reports",
+    "Summary": "knowledge.watch.reports",
     "StateDB": "knowledge.watch.state",
     # evaluation
     "format_table": "knowledge.evaluation.questions",
@@ -107,6 +108,7 @@ __all__ = [
     "ingest_inputs",
     "ingest_through_owner",
     "load_questions",
+    "open_in_process",
     "open_knowledge",
     "parse_arxiv_id",
     "private_umask",
@@ -158,9 +160,10 @@ if TYPE_CHECKING:  # what type checkers and editors see
         refuse_if_owned,
     )
     from knowledge.process.service import KnowledgeProcess, KnowledgeUnavailable, open_knowledge
+    from knowledge.process.serving import open_in_process
     from knowledge.search.answers import shared_papers
     from knowledge.search.store import ModelMismatch, StoreBusy, StoreError
-    from knowledge.watch.poller import (
+    from knowledge.watch.reports import (
         Announcement,
         HealthNotice,
         PollerStatus,

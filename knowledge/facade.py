@@ -1,9 +1,9 @@
-"""The one entry point the bot and the command line use: :class:`KnowledgeBase`.
+"""The knowledge base in this process: :class:`KnowledgeBase` (a :class:`~knowledge.Knowledge`).
 
 It owns the embedder, the Chroma store, the lexical index, the arXiv client and
-the state database, and offers the operations people need: ingest, ask, paper,
-latest issues, stats. Every method is blocking; the bot calls them in worker
-threads.
+the state database, and offers the operations people need: ingest
+(:mod:`knowledge.ingest.writer`), ask (here), paper (:mod:`knowledge.search.papers`),
+latest issues, stats. Every method is blocking; the bot calls them in worker threads.
 """
 
 from __future__ import annotations
@@ -11,33 +11,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from knowledge.clients.arxiv_ids import InvalidArxivId, parse_arxiv_id
+from knowledge.clients.arxiv_ids import InvalidArxivId
 from knowledge.config import Settings
 from knowledge.embeddings import Embedder, get_embedder
-from knowledge.ingest.chunking import (
-    TARGET_CHUNK_TOKENS,
-    chunk_document,
-    embedding_text,
-    truncate_heading,
-)
 from knowledge.ingest.dedupe import DuplicateIndex
-from knowledge.ingest.parsing import ParseError, discover, parse_file
-from knowledge.ingest.parsing.documents import PARSER_VERSION
+from knowledge.ingest.writer import IngestWriter
 from knowledge.models import (
     Answer,
-    Chunk,
-    Document,
-    IngestReport,
     IssueOverview,
     IssueSummary,
-    Paper,
-    PaperReport,
-    Section,
     Stats,
 )
 from knowledge.search.answers import (
@@ -48,10 +34,13 @@ from knowledge.search.answers import (
     to_citation,
 )
 from knowledge.search.confidence import Calibration, gather
-from knowledge.search.lexical import LexicalIndex, tokenize
-from knowledge.search.retrieval import Hit, QueryTerms, Retriever, query_terms
-from knowledge.search.store import ChromaStore, DocRecord
-from knowledge.text import clean_line, content_hash, normalise_title
+from knowledge.search.lexical import LexicalIndex
+from knowledge.search.papers import PaperLookup
+from knowledge.search.records import DocRecord
+from knowledge.search.retrieval import Retriever
+from knowledge.search.store import ChromaStore
+from knowledge.search.tokenize import tokenize
+from knowledge.text import clean_line
 
 if TYPE_CHECKING:
     from knowledge.clients.arxiv_api import ArxivClient
@@ -59,19 +48,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
-EMBED_BATCH_CHUNKS = 256
-Progress = Callable[[int, int, str], None]
 
 __all__ = ["KnowledgeBase", "InvalidArxivId", "MAX_QUESTION_CHARS"]
 
 
-@dataclass(slots=True)
-class _Pending:
-    doc: Document
-    is_new: bool
-
-
-class KnowledgeBase:
+class KnowledgeBase(IngestWriter, PaperLookup):
     """The digest archive: ingest documents, answer questions, look up papers.
 
     Args:
@@ -149,15 +130,15 @@ class KnowledgeBase:
     def _chunks_for_lexical(self, doc_ids: list[str]) -> dict[str, list[tuple[str, str, list[str]]]]:
         where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": doc_ids}}
         out: dict[str, list[tuple[str, str, list[str]]]] = {}
-        for cid, text, meta, _ in self.store.get_chunks(where=where):
-            out.setdefault(str(meta.get("doc_id", "")), []).append((cid, f"{meta.get('section', '')}\n{text}", _ids(meta)))
+        for row in self.store.get_chunks(where=where):
+            out.setdefault(row.doc_id, []).append((row.chunk_id, f"{row.section}\n{row.text}", row.arxiv_ids))
         return out
 
     def _texts_for_dedupe(self, doc_ids: list[str]) -> dict[str, str]:
         parts: dict[str, list[tuple[int, int, str]]] = {}
         where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": doc_ids}}
-        for _, text, meta, _ in self.store.get_chunks(where=where):
-            parts.setdefault(str(meta.get("doc_id", "")), []).append((int(meta.get("section_index", 0)), int(meta.get("part", 0)), text))
+        for row in self.store.get_chunks(where=where):
+            parts.setdefault(row.doc_id, []).append((*row.order, row.text))
         return {d: "\n".join(t for _, _, t in sorted(rows)) for d, rows in parts.items()}
 
     def _maybe_refresh(self) -> None:
@@ -171,173 +152,6 @@ class KnowledgeBase:
             self._synced_at = time.monotonic()
         finally:
             self._lock.release()
-
-    # -- ingest ------------------------------------------------------------
-    def ingest(self, inputs: Iterable[str | Path], *, digest: str | None = None, progress: Progress | None = None) -> IngestReport:
-        """Index files and folders (digest posts, Korean notes, abstract datasets).
-
-        Unknown or unreadable files are reported in the result and skipped. Unchanged
-        documents are skipped without embedding anything.
-
-        Args:
-            inputs: Files and folders.
-            digest: Digest name for every document (overrides the folder/domain guess).
-            progress: Called as ``progress(done, total, label)``.
-
-        Raises:
-            StoreBusy: Another process is writing to the same store.
-        """
-        started = time.perf_counter()
-        report = IngestReport()
-        docs: list[Document] = []
-        for file, root in discover([Path(p) for p in inputs]):
-            try:
-                docs.extend(parse_file(file, root, digest=digest))
-            except ParseError as exc:
-                report.failed += 1
-                report.failures.append((str(file), str(exc)))
-                log.warning("skipped %s: %s", file, exc)
-            except Exception as exc:  # noqa: BLE001 - one bad file never stops the rest
-                report.failed += 1
-                report.failures.append((str(file), f"unexpected error: {exc}"))
-                log.exception("failed to parse %s", file)
-        self.ingest_documents(docs, report=report, progress=progress)
-        report.seconds = time.perf_counter() - started
-        return report
-
-    def ingest_documents(self, docs: list[Document], *, report: IngestReport | None = None, progress: Progress | None = None) -> IngestReport:
-        """Index parsed documents (used by file ingest, feeds and paper lookups).
-
-        Raises:
-            StoreBusy: Another process is writing to the same store.
-        """
-        started = time.perf_counter()
-        report = report or IngestReport()
-        unique: dict[str, Document] = {}
-        for doc in docs:
-            unique[doc.doc_id] = doc  # the last one read wins for duplicate IDs
-        with self._lock, self.store.write_lock(), self.lexical.batch():
-            existing = self.store.get_records(list(unique))
-            lexical_docs = self.lexical.known_docs()
-            pending: list[_Pending] = []
-            for doc in unique.values():
-                record = existing.get(doc.doc_id)
-                duplicate = self.duplicates.find(doc.doc_id, _doc_text(doc)) if not (record and record.content_hash == doc.content_hash) else None
-                if duplicate is not None:
-                    kept = self._records.get(duplicate[0]) or existing.get(duplicate[0])
-                    report.duplicates.append({"source": doc.source, "duplicate_of": kept.source if kept else duplicate[0],
-                                              "exact": duplicate[1]})
-                    log.info("%s duplicates %s: not stored twice", doc.source, duplicate[0])
-                    continue
-                if record and record.content_hash == doc.content_hash:
-                    report.unchanged += 1
-                    if lexical_docs.get(doc.doc_id) != doc.content_hash:
-                        self.lexical.put_document(doc.doc_id, doc.content_hash, self._chunks_for_lexical([doc.doc_id]).get(doc.doc_id, []))
-                    continue
-                pending.append(_Pending(doc, record is None))
-            self._write(pending, report, progress, replacing={p.doc.doc_id for p in pending if not p.is_new})
-        report.doc_ids = [p.doc.doc_id for p in pending]
-        if not report.seconds:
-            report.seconds = time.perf_counter() - started
-        return report
-
-    def _write(self, pending: list[_Pending], report: IngestReport, progress: Progress | None, *, replacing: set[str]) -> None:
-        total = len(pending)
-        done = 0
-        batch: list[tuple[_Pending, list]] = []
-        batch_chunks = 0
-        count = self.embedder.count_tokens
-        window = self.embedder.max_tokens
-
-        def flush() -> None:
-            nonlocal batch, batch_chunks, done
-            if not batch:
-                return
-            texts = [
-                embedding_text(truncate_heading(str(c.metadata["section"]), count), c.text)
-                for _, chunks in batch
-                for c in chunks
-            ]
-            vectors = self.embedder.encode(texts)
-            offset = 0
-            writes = []
-            for item, chunks in batch:
-                writes.append((item.doc, chunks, vectors[offset : offset + len(chunks)]))
-                offset += len(chunks)
-            stamp_before = self.store.stamp()
-            written = self.store.write_documents(writes, replacing=replacing)
-            self._records.update(written)
-            if stamp_before == self._stamp:
-                self._stamp = self.store.stamp()  # our own write: no full refresh needed
-            for item, chunks in batch:
-                self.duplicates.put(item.doc.doc_id, _doc_text(item.doc))
-                report.documents.append(_made(item.doc))
-                self.lexical.put_document(
-                    item.doc.doc_id,
-                    item.doc.content_hash,
-                    [(c.chunk_id, f"{c.metadata['section']}\n{c.text}", _ids(c.metadata)) for c in chunks],
-                )
-                report.chunks_embedded += len(chunks)
-                if item.is_new:
-                    report.added += 1
-                else:
-                    report.updated += 1
-                done += 1
-                if progress:
-                    progress(done, total, item.doc.title)
-            batch, batch_chunks = [], 0
-
-        for item in pending:
-            chunks = chunk_document(item.doc, count, window, target_tokens=TARGET_CHUNK_TOKENS)
-            if not chunks:
-                report.failed += 1
-                report.failures.append((item.doc.source, "no text to index"))
-                continue
-            batch.append((item, chunks))
-            batch_chunks += len(chunks)
-            if batch_chunks >= EMBED_BATCH_CHUNKS:
-                flush()
-        flush()
-
-    def delete_document(self, doc_id: str) -> None:
-        """Remove one document from the store and the lexical index."""
-        with self._lock, self.store.write_lock():
-            self.store.delete_document(doc_id)
-            self.lexical.delete_document(doc_id)
-            self.duplicates.remove(doc_id)
-            self._records.pop(doc_id, None)
-            self._stamp = self.store.stamp()
-
-    def reindex(self, progress: Progress | None = None) -> int:
-        """Re-embed every stored chunk with the current model (after changing EMBEDDING_MODEL).
-
-        Returns:
-            Number of chunks re-embedded.
-        """
-        with self._lock, self.store.write_lock():
-            rows, records = self.store.read_all_for_rebuild()
-            self.store.recreate_chunks(self.embedder.name, self.embedder.dimension)
-            self.lexical.clear()
-            by_doc: dict[str, list[tuple[str, str, dict]]] = {}
-            for row in rows:
-                by_doc.setdefault(str(row[2].get("doc_id", "")), []).append(row)
-            done = 0
-            for n, (doc_id, doc_rows) in enumerate(by_doc.items(), 1):
-                record = records.get(doc_id)
-                if record is None:
-                    continue  # an incomplete document: dropped, the next ingest rewrites it
-                chunks = [Chunk(cid, doc_id, text, meta) for cid, text, meta in doc_rows]
-                vectors = self.embedder.encode([embedding_text(str(c.metadata.get("section", "")), c.text) for c in chunks])
-                doc = Document(doc_id, record.digest, record.title, record.date, record.url, record.source, record.language,
-                               record.content_hash, [], kind=record.kind,
-                               extra={"paper_title": record.paper_title, "paid": record.paid})
-                self.store.write_document(doc, chunks, vectors)
-                self.lexical.put_document(doc_id, record.content_hash, [(c.chunk_id, f"{c.metadata.get('section', '')}\n{c.text}", _ids(c.metadata)) for c in chunks])
-                done += len(chunks)
-                if progress:
-                    progress(n, len(by_doc), record.title)
-            self._records = self.store.get_records()
-            return done
 
     # -- ask ---------------------------------------------------------------
     def ask(self, question: str, *, k: int = 5, context: str | None = None, mode: str = "hybrid",
@@ -381,115 +195,6 @@ class KnowledgeBase:
         return Answer(question=cleaned, found=found, citations=citations, more=extra,
                       took_ms=(time.perf_counter() - started) * 1000, confidence=confidence, evidence=evidence.to_json())
 
-    # -- papers ------------------------------------------------------------
-    def paper(self, text: str, *, online: bool = True) -> PaperReport:
-        """A paper and what every digest said about it.
-
-        Args:
-            text: An arXiv ID or URL in any common form.
-            online: Whether the arXiv API may be asked when the paper is not known locally.
-
-        Raises:
-            InvalidArxivId: ``text`` is not an arXiv ID.
-        """
-        arxiv_id = parse_arxiv_id(text)
-        self._maybe_refresh()
-        paper = self._local_paper(arxiv_id)
-        lookup_error = ""
-        if (paper is None or not paper.title) and online:
-            from knowledge.clients.arxiv_api import ArxivUnavailable
-
-            try:
-                fetched = self.arxiv.fetch(arxiv_id)
-            except ArxivUnavailable as exc:
-                lookup_error = f"arXiv lookup failed: {exc}"
-                log.warning("arXiv lookup for %s failed: %s", arxiv_id, exc)
-            else:
-                if fetched is not None:
-                    paper = fetched
-                    self._index_paper(fetched)
-        mentions = self._mentions(arxiv_id, paper)
-        found = paper is not None or bool(mentions)
-        return PaperReport(arxiv_id=arxiv_id, found=found, paper=paper, mentions=mentions, lookup_error=lookup_error)
-
-    def _local_paper(self, arxiv_id: str) -> Paper | None:
-        record = self._records.get(f"arxiv:{arxiv_id}")
-        if record is None:
-            return None
-        rows = self.store.get_chunks(where={"doc_id": record.doc_id})
-        rows.sort(key=lambda r: (int(r[2].get("section_index", 0)), int(r[2].get("part", 0))))
-        abstract = " ".join(text for _, text, _, _ in rows)
-        authors = [a for a in str(rows[0][2].get("authors", "")).split("; ") if a] if rows else []
-        return Paper(arxiv_id=arxiv_id, title=record.paper_title, authors=authors, abstract=abstract,
-                     published=record.date, metadata_source="index")
-
-    def _index_paper(self, paper: Paper) -> None:
-        heading = paper.title or f"arXiv:{paper.arxiv_id}"
-        doc = Document(
-            doc_id=f"arxiv:{paper.arxiv_id}",
-            digest="arXiv",
-            title=heading,
-            date=paper.published,
-            url=paper.abs_url,
-            source=paper.abs_url,
-            language="en",
-            content_hash=content_hash(PARSER_VERSION, "abstract", paper.arxiv_id, paper.title, paper.published, paper.abstract),
-            sections=[Section(heading=heading, text=paper.abstract or paper.title, arxiv_ids=[paper.arxiv_id])],
-            kind="abstract",
-            extra={"paper_title": paper.title, "authors": "; ".join(paper.authors)},
-        )
-        try:
-            self.ingest_documents([doc])
-        except Exception:  # noqa: BLE001 - indexing is a bonus; the lookup itself succeeded
-            log.exception("could not index fetched paper %s", paper.arxiv_id)
-
-    def _mentions(self, arxiv_id: str, paper: Paper | None) -> list:
-        chunk_ids = set(self.lexical.chunks_mentioning(arxiv_id))
-        title = paper.title if paper else ""
-        if title:
-            chunk_ids |= self._chunks_naming(title)
-        own = f"arxiv:{arxiv_id}"
-        rows = [r for r in self.store.get_chunks(sorted(chunk_ids)) if r[2].get("doc_id") != own and r[2].get("doc_id") in self._records]
-        terms_text = title or arxiv_id
-        hits = [Hit(cid, text, meta, dense=1.0, score=1.0) for cid, text, meta, _ in rows]
-        best: dict[tuple[str, int], Hit] = {}
-        for h in sorted(hits, key=lambda h: int(h.meta.get("part", 0))):
-            best.setdefault(h.section_key, h)
-        terms: QueryTerms = query_terms(terms_text, self.lexical)
-        ordered = sorted(best.values(), key=lambda h: (str(h.meta.get("date", "")), h.meta.get("digest", "")), reverse=True)
-        return [to_citation(i, h, terms, weak=False) for i, h in enumerate(ordered, 1)]
-
-    def _chunks_naming(self, title: str) -> set[str]:
-        """Chunks whose section heading or text names the paper title."""
-        full = normalise_title(title)
-        short = normalise_title(title.split(":", 1)[0]) if ":" in title else ""
-        if len(short) < 3:
-            short = ""
-        candidates = self.lexical.search(tokenize(title), 200)
-        if not candidates:
-            return set()
-        rows = self.store.get_chunks([cid for cid, _ in candidates])
-        found = set()
-        for cid, text, meta, _ in rows:
-            heading = normalise_title(str(meta.get("section", "")))
-            body = normalise_title(text)
-            if full and (full in heading or f" {full} " in f" {body} ") or short and (heading == short or heading.startswith(short + " ")):
-                found.add(cid)
-        return found
-
-    def suggest_papers(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
-        """Indexed papers whose ID or title starts with/contains ``prefix``: ``(arxiv_id, title)``."""
-        prefix = prefix.strip().lower()
-        out: list[tuple[str, str]] = []
-        titles = {r.doc_id.removeprefix("arxiv:"): r.paper_title or r.title for r in self._records.values() if r.kind == "abstract"}
-        for arxiv_id in sorted(set(titles) | set(self.lexical.all_mentioned_ids()), reverse=True):
-            title = titles.get(arxiv_id, "")
-            if not prefix or arxiv_id.startswith(prefix) or prefix in title.lower():
-                out.append((arxiv_id, title))
-                if len(out) >= limit:
-                    break
-        return out
-
     # -- listings ----------------------------------------------------------
     def latest_issues(self, digest: str | None = None, limit: int = 5) -> list[IssueSummary]:
         """Newest digest issues (all digests, or one by name, case-insensitive)."""
@@ -504,19 +209,18 @@ class KnowledgeBase:
         record = self.store.get_records([doc_id]).get(doc_id)
         if record is None:
             return None
-        rows = self.store.get_chunks(where={"doc_id": doc_id})
-        rows.sort(key=lambda r: (int(r[2].get("section_index", 0)), int(r[2].get("part", 0))))
+        rows = sorted(self.store.get_chunks(where={"doc_id": doc_id}), key=lambda r: r.order)
         summary = ""
-        for _, text, _, _ in rows:
-            first = next((p for p in text.split("\n\n") if len(p.split()) >= 8), "")
+        for row in rows:
+            first = next((p for p in row.text.split("\n\n") if len(p.split()) >= 8), "")
             if first:
                 summary = first
                 break
         papers: list[str] = []
         seen_sections: set[str] = set()
-        for _, _, meta, _ in rows:
-            heading = str(meta.get("section", ""))
-            ids = _ids(meta)
+        for row in rows:
+            heading = row.section
+            ids = row.arxiv_ids
             label = heading if heading and heading not in seen_sections and heading != record.title and (ids or len(heading.split()) >= 3) else ""
             if not label and ids and ids[0] not in seen_sections:
                 label = f"arXiv:{ids[0]}"
@@ -568,21 +272,3 @@ class KnowledgeBase:
             except Exception:  # noqa: BLE001 - closing goes on
                 log.exception("a close hook failed")
         self.lexical.close()
-
-
-def _doc_text(doc: Document) -> str:
-    """The text de-duplication compares (section texts, in order)."""
-    return "\n".join(s.text for s in doc.sections)
-
-
-def _made(doc: Document) -> dict:
-    """What an ingest made of one document (``ingest --json`` lists these)."""
-    made = {"doc_id": doc.doc_id, "title": doc.title, "date": doc.date, "digest": doc.digest, "kind": doc.kind,
-            "sections": len(doc.sections), "source": doc.source}
-    if doc.extra.get("digest_guessed"):
-        made["digest_guessed"] = True
-    return made
-
-
-def _ids(meta: dict) -> list[str]:
-    return [a for a in str(meta.get("arxiv_ids", "")).split(",") if a]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.embeds import NO_MENTIONS, clip, safe_text
+
+if TYPE_CHECKING:
+    from bot.client import DigestBot
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +29,8 @@ class AdminCog(commands.Cog):
     admin = app_commands.Group(name="admin", description="digestbot settings (Manage Server)", default_permissions=discord.Permissions(manage_guild=True), guild_only=True)
     source = app_commands.Group(name="source", description="Watched digests (Manage Server)", default_permissions=discord.Permissions(manage_guild=True), guild_only=True)
 
-    def __init__(self, bot: commands.Bot) -> None:
-        self.bot = bot
+    def __init__(self, bot: DigestBot) -> None:
+        self.bot: DigestBot = bot
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
         if not is_admin(interaction):
@@ -40,20 +44,20 @@ class AdminCog(commands.Cog):
     @admin.command(name="channel", description="Post new-issue announcements in this channel")
     async def channel(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
         # one small SQLite write in a worker thread: answered directly, well within the 3 s deadline
-        await self.bot.run_blocking(self.bot.state.set_announce_channel, interaction.guild_id, channel.id)  # type: ignore[attr-defined]
+        await self.bot.run_blocking(self.bot.state.set_announce_channel, interaction.guild_id, channel.id)
         await interaction.response.send_message(f"New digest issues will be announced in {channel.mention}.", ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @admin.command(name="reindex", description="Re-embed the whole index with the current model and rebuild the lexical index")
     async def reindex(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True, ephemeral=True)
-        count = await self.bot.run_blocking(self.bot.kb.reindex)  # type: ignore[attr-defined]
+        count = await self.bot.run_blocking(self.bot.kb.reindex)
         await interaction.followup.send(f"Reindexed {count} chunks.", ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @source.command(name="add", description="Watch a digest's RSS/Atom feed")
     @app_commands.describe(name="Digest name shown in citations", feed="Feed URL", substack="Substack publication URL (optional, enables backfill)")
     async def add(self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100], feed: str, substack: str | None = None) -> None:
         await interaction.response.defer(thinking=True, ephemeral=True)
-        poller = self.bot.poller  # type: ignore[attr-defined]
+        poller = self.bot.poller
         try:
             await self.bot.run_blocking(poller.add_source, name, feed, substack or "", str(interaction.user.id))
         except ValueError as exc:
@@ -64,7 +68,7 @@ class AdminCog(commands.Cog):
     @source.command(name="remove", description="Stop watching a digest added here")
     async def remove(self, interaction: discord.Interaction, name: str) -> None:
         await interaction.response.defer(thinking=True, ephemeral=True)
-        removed = await self.bot.run_blocking(self.bot.poller.remove_source, name)  # type: ignore[attr-defined]
+        removed = await self.bot.run_blocking(self.bot.poller.remove_source, name)
         shown = safe_text(clip(name, 100))
         text = f"Stopped watching **{shown}**." if removed else f"No source named **{shown}** was added from Discord."
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
@@ -72,9 +76,9 @@ class AdminCog(commands.Cog):
     @source.command(name="list", description="Watched digests and their health")
     async def list_sources(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True, ephemeral=True)
-        lines = await self.bot.run_blocking(self.bot.poller.health_lines)  # type: ignore[attr-defined]
+        lines = await self.bot.run_blocking(self.bot.poller.health_lines)
         await interaction.followup.send(clip("\n".join(map(safe_text, lines)) or "No sources configured.", 2000), ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: DigestBot) -> None:
     await bot.add_cog(AdminCog(bot))

@@ -28,64 +28,25 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import aiohttp
 import discord
 from discord.ext import commands, tasks
 
+from bot.announcements import announcement_embed, notice_line, refusal, summary_line
 from bot.embeds import (
-    COLOUR_FOUND,
     NO_MENTIONS,
-    clip,
-    fit,
-    safe_text,
-    safe_title,
-    safe_url,
-    strip_bidi,
 )
 from knowledge import Announcement, PollerStatus, PollReport, Summary
+
+if TYPE_CHECKING:
+    from bot.client import DigestBot
 
 log = logging.getLogger(__name__)
 HISTORY_LOOKBACK = 50
 #: What a failed send can raise besides discord.py's HTTP errors (the network itself).
 NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
-
-
-def announcement_embed(a: Announcement, nonce: str) -> discord.Embed:
-    """The announcement: digest, issue title and link, date, first paragraph, papers, a hint to ask.
-
-    The feed's text is escaped (no Markdown, mentions or bidi controls) and the link kept
-    only when it is http(s), so a feed cannot make Discord refuse the message.
-    """
-    embed = discord.Embed(title=clip(safe_title(a.title) or "New issue", 256), url=safe_url(a.url), colour=COLOUR_FOUND)
-    embed.set_author(name=clip(f"New in {strip_bidi(a.digest)}" + (" (paid post: public part indexed)" if a.paid else ""), 256))
-    parts = []
-    if a.summary:
-        parts.append(safe_text(clip(" ".join(a.summary.split()), 600)))
-    if a.papers:
-        parts.append("**Papers covered**\n" + "\n".join(f"• {safe_text(clip(p, 150))}" for p in a.papers[:5]))
-    topic = a.papers[0] if a.papers else a.title
-    parts.append(f"Ask me: *what did {safe_text(a.digest)} say about {safe_text(clip(topic, 80))}?*")
-    embed.description = clip("\n\n".join(parts), 4096)
-    embed.set_footer(text=clip(f"{strip_bidi(a.date) or 'undated'} · ref {nonce}", 2048))
-    return fit(embed)
-
-
-def summary_line(summary: Summary) -> str:
-    """The "…and N more new issues of **Digest** while I was away: …" line, feed text escaped."""
-    n = len(summary.guids)
-    titles = "; ".join(safe_text(" ".join(t.split())) for t in summary.titles)
-    line = f"…and {n} more new issue{'s' if n != 1 else ''} of **{safe_text(summary.source)}** while I was away"
-    return clip(f"{line}: {titles}" if titles else line, 2000)
-
-
-def refusal(exc: BaseException, channel_id: int) -> str:
-    """A one-line reason for a send Discord (or the network) refused."""
-    if isinstance(exc, discord.HTTPException):
-        text = " ".join((exc.text or "").split())
-        return clip(f"HTTP {exc.status} in channel {channel_id}" + (f": {text}" if text else ""), 200)
-    return clip(f"{type(exc).__name__} in channel {channel_id}: {exc}", 200)
 
 
 @dataclass(slots=True)
@@ -106,9 +67,9 @@ class Targets:
 class AnnounceCog(commands.Cog):
     """Polls every POLL_MINUTES and announces new issues in each guild's channel."""
 
-    def __init__(self, bot: commands.Bot) -> None:
-        self.bot = bot
-        self.poll.change_interval(minutes=bot.settings.poll_minutes)  # type: ignore[attr-defined]
+    def __init__(self, bot: DigestBot) -> None:
+        self.bot: DigestBot = bot
+        self.poll.change_interval(minutes=bot.settings.poll_minutes)
         self._lock_file: IO[str] | None = None
         #: Whether this process polls (it holds the deployment's poll lock).
         self.polling = False
@@ -127,7 +88,7 @@ class AnnounceCog(commands.Cog):
     async def cog_unload(self) -> None:
         self.poll.cancel()
         if self.polling:
-            self.bot.poller.stop()  # type: ignore[attr-defined]  # a round in its worker thread returns soon
+            self.bot.poller.stop()  # a round in its worker thread returns soon
         if self._lock_file is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
@@ -136,7 +97,7 @@ class AnnounceCog(commands.Cog):
 
     def _take_poll_lock(self) -> bool:
         """Polling happens once per deployment: whoever holds ``poller.lock`` in the data dir polls."""
-        data_dir = self.bot.settings.data_dir  # type: ignore[attr-defined]
+        data_dir = self.bot.settings.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         fh = (data_dir / "poller.lock").open("a+")
         try:
@@ -168,7 +129,7 @@ class AnnounceCog(commands.Cog):
             return "off", None
         if not self.polling:
             return "polling in another process", None
-        counts: PollerStatus = await self.bot.run_blocking(poller.status)  # type: ignore[attr-defined]
+        counts: PollerStatus = await self.bot.run_blocking(poller.status)
         line = counts.line()
         if self.rounds == 0:
             return f"catching up ({line})", counts
@@ -180,12 +141,12 @@ class AnnounceCog(commands.Cog):
         Args:
             force: Ignore backoff timers (sources, entries, refused announcements).
         """
-        poller = self.bot.poller  # type: ignore[attr-defined]
-        report: PollReport = await self.bot.run_blocking(poller.poll_once, force=force)  # type: ignore[attr-defined]
+        poller = self.bot.poller
+        report: PollReport = await self.bot.run_blocking(poller.poll_once, force=force)
         targets = await self.resolve_targets()
         for notice in report.notices:
             for channel in targets.channels:
-                await self._send(channel, content=notice.message)
+                await self._send(channel, content=notice_line(notice))
         for a in report.announcements:
             await self._announce_everywhere(a, targets)
         for summary in report.summaries:
@@ -194,9 +155,9 @@ class AnnounceCog(commands.Cog):
 
     async def _announce_everywhere(self, a: Announcement, targets: Targets) -> None:
         """Announce to every target; mark announced only when none refused it."""
-        poller = self.bot.poller  # type: ignore[attr-defined]
+        poller = self.bot.poller
         if not targets.configured:
-            await self.bot.run_blocking(poller.mark_announced, a.source, a.guid, "no announcement channel")  # type: ignore[attr-defined]
+            await self.bot.run_blocking(poller.mark_announced, a.source, a.guid, "no announcement channel")
             return
         errors = list(targets.unreachable.values())
         for channel in targets.channels:
@@ -204,31 +165,31 @@ class AnnounceCog(commands.Cog):
             if error:
                 errors.append(error)
         if errors:
-            await self.bot.run_blocking(poller.mark_announce_failed, a.source, a.guid, "; ".join(errors))  # type: ignore[attr-defined]
+            await self.bot.run_blocking(poller.mark_announce_failed, a.source, a.guid, "; ".join(errors))
         else:
-            await self.bot.run_blocking(poller.mark_announced, a.source, a.guid, "")  # type: ignore[attr-defined]
+            await self.bot.run_blocking(poller.mark_announced, a.source, a.guid, "")
 
     async def _summarise_everywhere(self, summary: Summary, targets: Targets) -> None:
         """Post one summary line per channel, once; its entries are done when every channel has it."""
-        poller = self.bot.poller  # type: ignore[attr-defined]
-        state = self.bot.state  # type: ignore[attr-defined]
+        poller = self.bot.poller
+        state = self.bot.state
         key = "summary:" + hashlib.sha256("\x1f".join(summary.guids).encode("utf-8", "surrogatepass")).hexdigest()[:16]
         failed = bool(targets.unreachable)
         for channel in targets.channels:
-            channel_id = channel.id  # type: ignore[attr-defined]
-            record = await self.bot.run_blocking(state.announcement, summary.source, key, channel_id)  # type: ignore[attr-defined]
+            channel_id = channel.id
+            record = await self.bot.run_blocking(state.announcement, summary.source, key, channel_id)
             if record and record["state"] == "sent":
                 continue
             nonce = record["nonce"] if record else secrets.token_hex(8)
             if not record:
-                await self.bot.run_blocking(state.mark_announcing, summary.source, key, channel_id, nonce)  # type: ignore[attr-defined]
+                await self.bot.run_blocking(state.mark_posting, summary.source, key, channel_id, nonce)
             message, error = await self._try_send(channel, content=summary_line(summary), nonce=nonce)
             if message is not None:
-                await self.bot.run_blocking(state.mark_announced, summary.source, key, channel_id, message.id)  # type: ignore[attr-defined]
+                await self.bot.run_blocking(state.mark_posted, summary.source, key, channel_id, message.id)
             elif error:
                 failed = True
         if not failed:
-            await self.bot.run_blocking(poller.mark_summarised, summary)  # type: ignore[attr-defined]
+            await self.bot.run_blocking(poller.mark_summarised, summary)
 
     async def target_channels(self) -> list[discord.abc.Messageable]:
         """Each guild's admin-set channel; ANNOUNCE_CHANNEL_ID for a guild that set none."""
@@ -236,9 +197,9 @@ class AnnounceCog(commands.Cog):
 
     async def resolve_targets(self) -> Targets:
         """The target channels, and those configured but not reachable right now (with why)."""
-        by_guild = await self.bot.run_blocking(self.bot.state.announce_channels)  # type: ignore[attr-defined]
+        by_guild = await self.bot.run_blocking(self.bot.state.announce_channels)
         ids = list(by_guild.values())
-        default = self.bot.settings.announce_channel_id  # type: ignore[attr-defined]
+        default = self.bot.settings.announce_channel_id
         if default:
             channel = self.bot.get_channel(default)
             guild_id = getattr(getattr(channel, "guild", None), "id", None)
@@ -266,23 +227,23 @@ class AnnounceCog(commands.Cog):
         Returns:
             None when the channel has it (now or before) or is gone for good; else why Discord refused it.
         """
-        state = self.bot.state  # type: ignore[attr-defined]
-        channel_id = channel.id  # type: ignore[attr-defined]
-        record = await self.bot.run_blocking(state.announcement, a.source, a.guid, channel_id)  # type: ignore[attr-defined]
+        state = self.bot.state
+        channel_id = channel.id
+        record = await self.bot.run_blocking(state.announcement, a.source, a.guid, channel_id)
         if record and record["state"] == "sent":
             return None
         if record and record["state"] == "sending":
             found = await self._find_sent(channel, record["nonce"])
             if found is not None:
-                await self.bot.run_blocking(state.mark_announced, a.source, a.guid, channel_id, found.id)  # type: ignore[attr-defined]
+                await self.bot.run_blocking(state.mark_posted, a.source, a.guid, channel_id, found.id)
                 return None
             nonce = record["nonce"]
         else:
             nonce = secrets.token_hex(8)
-            await self.bot.run_blocking(state.mark_announcing, a.source, a.guid, channel_id, nonce)  # type: ignore[attr-defined]
+            await self.bot.run_blocking(state.mark_posting, a.source, a.guid, channel_id, nonce)
         message, error = await self._try_send(channel, embed=announcement_embed(a, nonce), nonce=nonce)
         if message is not None:
-            await self.bot.run_blocking(state.mark_announced, a.source, a.guid, channel_id, message.id)  # type: ignore[attr-defined]
+            await self.bot.run_blocking(state.mark_posted, a.source, a.guid, channel_id, message.id)
         return error
 
     async def _find_sent(self, channel: discord.abc.Messageable, nonce: str) -> discord.Message | None:
@@ -312,5 +273,5 @@ class AnnounceCog(commands.Cog):
         return (await self._try_send(channel, **kwargs))[0]
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: DigestBot) -> None:
     await bot.add_cog(AnnounceCog(bot))

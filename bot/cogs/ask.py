@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -16,6 +17,9 @@ from bot.embeds import NO_MENTIONS, answer_embed, more_embed
 from bot.rendering import answer_text
 from knowledge import Answer
 
+if TYPE_CHECKING:
+    from bot.client import DigestBot
+
 log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@!?\d+>|<@&\d+>")
 REMEMBERED = 2000
@@ -24,9 +28,9 @@ REMEMBERED = 2000
 class AnswerView(discord.ui.View):
     """Buttons under an answer: more excerpts, and 👍/👎 feedback stored in the state database."""
 
-    def __init__(self, bot: commands.Bot, answer: Answer, *, timeout: float = 3600) -> None:
+    def __init__(self, bot: DigestBot, answer: Answer, *, timeout: float = 3600) -> None:
         super().__init__(timeout=timeout)
-        self.bot = bot
+        self.bot: DigestBot = bot
         self.answer = answer
         self.voted: set[int] = set()
         if not answer.more:
@@ -58,8 +62,8 @@ class AnswerView(discord.ui.View):
             await interaction.response.send_message("You already rated this answer — thanks!", ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         self.voted.add(interaction.user.id)
-        await self.bot.run_blocking(  # type: ignore[attr-defined]
-            self.bot.state.add_feedback,  # type: ignore[attr-defined]
+        await self.bot.run_blocking(
+            self.bot.state.add_feedback,
             user_id=interaction.user.id,
             guild_id=interaction.guild_id,
             question=self.answer.question,
@@ -73,8 +77,8 @@ class AnswerView(discord.ui.View):
 class AskCog(commands.Cog):
     """Questions by mention, reply, DM or /ask."""
 
-    def __init__(self, bot: commands.Bot) -> None:
-        self.bot = bot
+    def __init__(self, bot: DigestBot) -> None:
+        self.bot: DigestBot = bot
         # answer message id -> the question it answered (for reply-chain follow-ups)
         self.questions: OrderedDict[int, str] = OrderedDict()
         # thread id -> last question asked in it
@@ -89,7 +93,7 @@ class AskCog(commands.Cog):
             store.popitem(last=False)
 
     async def _answer(self, user: discord.abc.User, question: str, context: str | None, shown: list[str] | None = None) -> Answer:
-        return await self.bot.run_blocking(convo.ask, self.bot.kb, question, None, context=context, shown=shown)  # type: ignore[attr-defined]
+        return await self.bot.run_blocking(convo.ask, self.bot.kb, question, None, context=context, shown=shown)
 
     # -- chat ----------------------------------------------------------------
     @commands.Cog.listener()
@@ -105,7 +109,7 @@ class AskCog(commands.Cog):
         if not question:
             await message.reply("Ask me about a paper or topic, e.g. “what did the digest say about QLoRA?”", mention_author=False, allowed_mentions=NO_MENTIONS)
             return
-        wait = self.bot.cooldown.retry_after(message.author.id)  # type: ignore[attr-defined]
+        wait = self.bot.cooldown.retry_after(message.author.id)
         if wait:
             await message.reply(f"Slow down a little: try again in {wait:.0f} s.", mention_author=False, allowed_mentions=NO_MENTIONS)
             return
@@ -150,7 +154,7 @@ class AskCog(commands.Cog):
     @app_commands.command(name="ask", description="Ask what the digests said about a topic or paper")
     @app_commands.describe(question="For example: what did the digest say about QLoRA?")
     async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 1000]) -> None:
-        wait = self.bot.cooldown.retry_after(interaction.user.id)  # type: ignore[attr-defined]
+        wait = self.bot.cooldown.retry_after(interaction.user.id)
         if wait:
             await interaction.response.send_message(f"Slow down a little: try again in {wait:.0f} s.", ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
@@ -159,5 +163,5 @@ class AskCog(commands.Cog):
         await interaction.followup.send(embed=answer_embed(answer), view=AnswerView(self.bot, answer), allowed_mentions=NO_MENTIONS)
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: DigestBot) -> None:
     await bot.add_cog(AskCog(bot))

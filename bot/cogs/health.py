@@ -12,10 +12,14 @@ import logging
 import math
 import os
 import time
+from typing import TYPE_CHECKING
 
 from discord.ext import commands, tasks
 
 from bot.health import HEALTH_SECONDS, HealthReport, write_report
+
+if TYPE_CHECKING:
+    from bot.client import DigestBot
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +30,8 @@ PROBE_TIMEOUT_S = 10.0
 class HealthCog(commands.Cog):
     """Gateway connected and knowledge base answering: written to ``health.json``."""
 
-    def __init__(self, bot: commands.Bot) -> None:
-        self.bot = bot
+    def __init__(self, bot: DigestBot) -> None:
+        self.bot: DigestBot = bot
 
     async def cog_load(self) -> None:
         self.report.start()
@@ -58,7 +62,7 @@ class HealthCog(commands.Cog):
         gateway = "connected" if connected else ("stopped" if self.bot.is_closed() else "connecting")
         try:
             # stats() counts the chunks in Chroma: a real round trip to the store (embedded or server)
-            await asyncio.wait_for(self.bot.run_blocking(self.bot.kb.stats), PROBE_TIMEOUT_S)  # type: ignore[attr-defined]
+            await asyncio.wait_for(self.bot.run_blocking(self.bot.kb.stats), PROBE_TIMEOUT_S)
             knowledge = "ok"
         except TimeoutError:
             knowledge = f"no answer within {PROBE_TIMEOUT_S:.0f} s"
@@ -76,7 +80,7 @@ class HealthCog(commands.Cog):
             report.poller = "off"
             return
         try:
-            line, counts = await asyncio.wait_for(cog.status(), PROBE_TIMEOUT_S)  # type: ignore[attr-defined]
+            line, counts = await asyncio.wait_for(cog.status(), PROBE_TIMEOUT_S)
         except TimeoutError:
             report.poller = f"no status within {PROBE_TIMEOUT_S:.0f} s"
             return
@@ -91,8 +95,8 @@ class HealthCog(commands.Cog):
             report.announcements_refused = counts.refused
 
     async def _write(self, report: HealthReport) -> None:
-        await self.bot.run_blocking(write_report, self.bot.settings.data_dir, report)  # type: ignore[attr-defined]
+        await self.bot.run_blocking(write_report, self.bot.settings.data_dir, report)
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: DigestBot) -> None:
     await bot.add_cog(HealthCog(bot))

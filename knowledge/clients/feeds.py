@@ -1,14 +1,9 @@
 """Fetching and parsing RSS/Atom feeds of digest newsletters.
 
-:class:`FeedFetcher` is a small, defensive HTTP client built on a synchronous
-``httpx.Client`` (it runs in worker threads): conditional GETs with ETag and
-Last-Modified, manual redirects with an SSRF check on every hop
-(:func:`knowledge.clients.urlsafety.check_source_url`), a cap on the body size and on
-the total time per request. :meth:`FeedFetcher.fetch` never raises for network
-or parse problems; it returns a :class:`FetchResult` with ``status="error"``
-and a one-line reason. :meth:`FeedFetcher.fetch_text` and
-:meth:`FeedFetcher.fetch_json` apply the same safety to plain documents and
-raise :class:`FetchError` instead.
+:class:`FeedFetcher` is the guarded HTTP client (:mod:`knowledge.clients.http`) plus
+conditional GETs of feeds with ETag and Last-Modified. :meth:`FeedFetcher.fetch` never
+raises for network or parse problems; it returns a :class:`FetchResult` with
+``status="error"`` and a one-line reason.
 
 Hostile servers are expected. The total time limit covers connect, TLS,
 headers and body whatever the server sends (every socket operation gets at
@@ -23,55 +18,42 @@ feed; and every string handed out is valid UTF-8 (:func:`scrub_text`).
 from __future__ import annotations
 
 import calendar
-import contextvars
 import hashlib
 import html
 import io
-import json
 import logging
 import re
 import time
-import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
-import httpcore
 import httpx
 from feedparser.urls import resolve_relative_uris
 
-from knowledge.clients.urlsafety import UnsafeUrl, check_source_url, resolve_checked
+from knowledge.clients.http import (
+    DEFAULT_MAX_ENCODINGS,
+    DEFAULT_USER_AGENT,
+    FetchError,
+    SafeHttpClient,
+    media_type,
+    one_line,
+    scrub_text,
+    status_error,
+)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_USER_AGENT = "digestbot/0.1 (+https://github.com/digestbot)"
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
 )
-JSON_ACCEPT = "application/json, */*;q=0.5"
-ACCEPT_ENCODING = "gzip, deflate"
 DEFAULT_MAX_ENTRIES = 200
-DEFAULT_MAX_ENCODINGS = 2
-_RAW_CHUNK = 64 * 1024
-_DECODE_CHUNK = 64 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
 _CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 _REPLACEMENT_REF = b"&#xFFFD;"
-# The monotonic time by which the current fetch (in this thread) must end.
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "feed_fetch_deadline", default=None
-)
-_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _BENIGN_BOZO = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
-_HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
-
-
-class FetchError(Exception):
-    """A document could not be fetched; ``str(exc)`` is a one-line reason."""
 
 
 @dataclass
@@ -133,39 +115,22 @@ class FetchResult:
         return self.status == "ok"
 
 
-@dataclass
-class _Response:
-    """A final (non-redirect) response with its body fully read."""
-
-    url: str
-    status: int
-    headers: httpx.Headers
-    body: bytes
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "")
+# Network layer ---------------------------------------------------------------
 
 
-class FeedFetcher:
-    """Safe HTTP fetcher for feeds and small JSON/HTML documents.
+# Content-Encoding ------------------------------------------------------------
 
-    Thread-safe: one instance (one connection pool) can serve several worker
-    threads at once.
+
+# Parsing ---------------------------------------------------------------------
+
+
+class FeedFetcher(SafeHttpClient):
+    """The guarded HTTP client (:class:`~knowledge.clients.http.SafeHttpClient`) that also fetches
+    and parses feeds, conditionally (ETag, Last-Modified).
 
     Args:
-        timeout: Seconds allowed per fetch in total: connect, TLS, headers and
-            body of every redirect hop, however slowly the server sends them.
-        max_bytes: Largest accepted body, counted both as received and as
-            decoded (after ``Content-Encoding``); larger ones are aborted.
-        max_redirects: Redirect hops followed before giving up.
-        allow_private: Allow loopback/private hosts (tests, self-hosting).
-        user_agent: ``User-Agent`` header sent with every request.
-        transport: Optional httpx transport (e.g. ``httpx.MockTransport``).
-            Without one, connections are pinned to checked addresses and the
-            total deadline is enforced on every socket operation.
         max_entries: Most entries :meth:`fetch` returns per feed (the newest).
-        max_encodings: Most stacked ``Content-Encoding`` layers accepted.
+        **options: As for :class:`~knowledge.clients.http.SafeHttpClient`.
     """
 
     def __init__(
@@ -181,32 +146,8 @@ class FeedFetcher:
     ) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
-        self.timeout = timeout
-        self.max_bytes = max_bytes
-        self.max_redirects = max_redirects
-        self.allow_private = allow_private
-        self.user_agent = user_agent
+        super().__init__(timeout, max_bytes, max_redirects, allow_private, user_agent, transport, max_encodings)
         self.max_entries = max_entries
-        self.max_encodings = max_encodings
-        # trust_env=False: an environment proxy would resolve and connect on
-        # its own, around the address pinning.
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            transport=transport or _GuardedTransport(allow_private=allow_private),
-            headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING},
-            trust_env=False,
-        )
-
-    def close(self) -> None:
-        """Close the underlying connection pool."""
-        self._client.close()
-
-    def __enter__(self) -> FeedFetcher:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
@@ -238,7 +179,7 @@ class FeedFetcher:
             return FetchResult(
                 "not_modified", etag=new_etag, last_modified=new_modified, http_status=304
             )
-        error = _status_error(response.status)
+        error = status_error(response.status)
         if error:
             log.info("feed %s: %s", url, error)
             return FetchResult(
@@ -257,7 +198,7 @@ class FeedFetcher:
             )
         except Exception as exc:  # a parser bug must not take the poller down
             log.exception("feed %s: parser crashed", url)
-            result = FetchResult("error", error=f"could not parse feed: {_one_line(exc)}")
+            result = FetchResult("error", error=f"could not parse feed: {one_line(exc)}")
         result.http_status = response.status
         if result.status == "ok":
             result.etag = response.headers.get("etag")
@@ -266,373 +207,6 @@ class FeedFetcher:
             log.info("feed %s: %s", url, result.error)
             result.etag, result.last_modified = etag, last_modified
         return result
-
-    def fetch_text(self, url: str) -> str:
-        """Fetch a document and return it as text.
-
-        Args:
-            url: Document URL (http or https).
-
-        Returns:
-            The body decoded with the response charset (UTF-8 by default).
-
-        Raises:
-            FetchError: Unsafe URL, network failure, timeout, oversized body,
-                redirect problem or an HTTP status other than 2xx.
-        """
-        response = self._get_ok(url, {"Accept": "text/html, application/xhtml+xml, */*;q=0.8"})
-        return scrub_text(_decode(response.body, response.content_type))
-
-    def fetch_json(self, url: str) -> Any:
-        """Fetch a JSON document and return it decoded.
-
-        Args:
-            url: Document URL (http or https).
-
-        Returns:
-            The decoded JSON value. Invalid UTF-8 bytes and lone surrogate
-            escapes (``"\\ud800"``) become U+FFFD instead of failing the
-            document, so every string in it encodes as UTF-8.
-
-        Raises:
-            FetchError: As for :meth:`fetch_text`, or the body is not JSON.
-        """
-        response = self._get_ok(url, {"Accept": JSON_ACCEPT})
-        try:
-            return scrub_json(_loads(response.body))
-        except RecursionError as exc:  # hostile nesting (json.loads recurses per level)
-            raise FetchError("invalid JSON: nested too deeply") from exc
-        except ValueError as exc:
-            raise FetchError(f"invalid JSON: {_one_line(exc)}") from exc
-
-    def _get_ok(self, url: str, headers: dict[str, str]) -> _Response:
-        response = self._get(url, headers)
-        if not 200 <= response.status < 300:
-            raise FetchError(f"HTTP {response.status}")
-        return response
-
-    def _get(self, url: str, headers: dict[str, str]) -> _Response:
-        """GET ``url`` following redirects; raise FetchError on any failure."""
-        deadline = time.monotonic() + self.timeout
-        token = _DEADLINE.set(deadline)
-        try:
-            return self._follow(url, headers, deadline)
-        except httpx.TimeoutException as exc:
-            raise FetchError(self._timeout_message()) from exc
-        except UnsafeUrl as exc:  # raised by the pinning backend at connect time
-            raise FetchError(str(exc)) from exc
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise FetchError(f"network error: {_one_line(exc)}") from exc
-        finally:
-            _DEADLINE.reset(token)
-
-    def _follow(self, url: str, headers: dict[str, str], deadline: float) -> _Response:
-        seen: set[str] = set()
-        current = url
-        for _hop in range(self.max_redirects + 1):
-            if time.monotonic() > deadline:
-                raise FetchError(self._timeout_message())
-            current = self._checked(current)
-            if current in seen:
-                raise FetchError(f"redirect loop at {current}")
-            seen.add(current)
-            response = self._get_once(current, headers, deadline)
-            if isinstance(response, _Response):
-                return response
-            current = response
-        raise FetchError(f"too many redirects (more than {self.max_redirects})")
-
-    def _checked(self, url: str) -> str:
-        try:
-            return check_source_url(url, allow_private=self.allow_private)
-        except UnsafeUrl as exc:
-            raise FetchError(str(exc)) from exc
-
-    def _get_once(self, url: str, headers: dict[str, str], deadline: float) -> _Response | str:
-        """One request: a redirect target URL, or the final response with its body."""
-        with self._client.stream("GET", url, headers=headers) as response:
-            if response.status_code in _REDIRECT_STATUSES:
-                location = response.headers.get("location", "").strip()
-                if not location:
-                    raise FetchError(
-                        f"HTTP {response.status_code} redirect without a Location header"
-                    )
-                return urljoin(url, location)
-            body = self._read_capped(response, deadline) if response.status_code < 300 else b""
-            return _Response(str(response.url), response.status_code, response.headers, body)
-
-    def _read_capped(self, response: httpx.Response, deadline: float) -> bytes:
-        """Read raw bytes and decode them here, never past ``max_bytes`` either way.
-
-        httpx's own decoders inflate a whole chunk at once (a 64 KiB chunk of
-        a gzip bomb is 64 MiB), and stack any number of encodings, so the raw
-        stream is read and decoded by :class:`_BodyDecoder` instead.
-        """
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise FetchError(self._too_large_message())
-        decoder = _BodyDecoder(response.headers.get("content-encoding", ""), self.max_encodings)
-        buffer = bytearray()
-        received = 0
-        for raw in response.iter_raw(_RAW_CHUNK):
-            received += len(raw)
-            if received > self.max_bytes:
-                raise FetchError(self._too_large_message())
-            self._append_capped(buffer, decoder.decode(raw))
-            if time.monotonic() > deadline:
-                raise FetchError(self._timeout_message())
-        self._append_capped(buffer, decoder.finish())
-        return bytes(buffer)
-
-    def _append_capped(self, buffer: bytearray, pieces: Iterable[bytes]) -> None:
-        for piece in pieces:
-            buffer.extend(piece)
-            if len(buffer) > self.max_bytes:
-                raise FetchError(self._too_large_message())
-
-    def _too_large_message(self) -> str:
-        return f"response larger than {self.max_bytes} bytes"
-
-    def _timeout_message(self) -> str:
-        return f"timed out after {self.timeout:g}s"
-
-
-def scrub_text(text: str) -> str:
-    """Return ``text`` made encodable as UTF-8.
-
-    Lone surrogates (from a JSON ``"\\ud800"`` escape or a broken decoder)
-    become U+FFFD; a valid surrogate pair left split becomes its character.
-
-    Args:
-        text: Any string.
-
-    Returns:
-        ``text`` itself when it is already valid, else the repaired copy.
-    """
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
-
-
-def scrub_json(value: Any) -> Any:
-    """Apply :func:`scrub_text` to every string (keys too) in a decoded JSON value.
-
-    Args:
-        value: A value as returned by :func:`json.loads`.
-
-    Returns:
-        The same structure with every string encodable as UTF-8.
-    """
-    if isinstance(value, str):
-        return scrub_text(value)
-    if isinstance(value, list):
-        return [scrub_json(item) for item in value]
-    if isinstance(value, dict):
-        return {scrub_text(str(key)): scrub_json(item) for key, item in value.items()}
-    return value
-
-
-# Network layer ---------------------------------------------------------------
-
-
-def _time_left(timeout: float | None, error: type[Exception]) -> float | None:
-    """``timeout`` cut to what is left of the current fetch's total deadline."""
-    deadline = _DEADLINE.get()
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise error("total time limit reached")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A socket stream whose every operation ends by the fetch's total deadline.
-
-    httpx's timeouts apply to each socket operation, so a server sending one
-    byte per second never trips a read timeout; bounding each operation by
-    the time left bounds the whole response.
-    """
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self,
-        ssl_context: Any,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        left = _time_left(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, left))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _GuardedBackend(httpcore.SyncBackend):
-    """Connects only to addresses that passed the SSRF check, within the deadline.
-
-    The host is resolved once per connection by
-    :func:`knowledge.clients.urlsafety.resolve_checked`, and the socket goes to one of
-    exactly those addresses (an IP literal), so a DNS answer that changes
-    between the check and the connection cannot reach an internal host. The
-    request keeps the host name: httpcore sends it as ``Host`` and as TLS SNI
-    and checks the certificate against it.
-    """
-
-    def __init__(self, allow_private: bool) -> None:
-        self.allow_private = allow_private
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        addresses = resolve_checked(host, port, allow_private=self.allow_private)
-        error: Exception | None = None
-        for address in addresses:
-            left = _time_left(timeout, httpcore.ConnectTimeout)
-            try:
-                stream = super().connect_tcp(
-                    str(address), port, left, local_address, socket_options
-                )
-            except httpcore.ConnectError as exc:
-                log.debug("connect to %s (%s) port %d failed: %s", host, address, port, exc)
-                error = exc
-                continue
-            return _DeadlineStream(stream)
-        raise error or httpcore.ConnectError(f"no address to connect to for {host}")
-
-
-class _GuardedTransport(httpx.HTTPTransport):
-    """httpx's HTTP transport on top of :class:`_GuardedBackend`."""
-
-    def __init__(self, allow_private: bool) -> None:
-        super().__init__(trust_env=False)
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        # httpx 0.28 has no argument for httpcore's network backend; the
-        # transport keeps its httpcore pool in ``_pool``, so replace that.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_GuardedBackend(allow_private),
-        )
-
-
-# Content-Encoding ------------------------------------------------------------
-
-
-class _ZlibLayer:
-    """One ``gzip`` or ``deflate`` layer, inflating at most one chunk per step."""
-
-    def __init__(self, encoding: str) -> None:
-        self.encoding = encoding
-        self._wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
-        self._inflater = zlib.decompressobj(self._wbits)
-        self._started = False
-        self._done = False
-
-    def decode(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
-        """Decoded pieces of at most ``_DECODE_CHUNK`` bytes for ``pieces``."""
-        for data in pieces:
-            yield from self._feed(data)
-
-    def _feed(self, data: bytes) -> Iterator[bytes]:
-        more = True  # zlib may hold output even when all input is consumed
-        while not self._done and (data or more):
-            if self._inflater.eof:
-                data = self._inflater.unused_data + data
-                if not data:
-                    return
-                data = self._next_member(data)
-                continue
-            out = self._inflate(data)
-            more = len(out) == _DECODE_CHUNK
-            data = self._inflater.unconsumed_tail
-            if out:
-                yield out
-
-    def _inflate(self, data: bytes) -> bytes:
-        try:
-            out = self._inflater.decompress(data, _DECODE_CHUNK)
-        except zlib.error as exc:
-            if self.encoding != "deflate" or self._started:
-                raise FetchError(f"invalid {self.encoding} body: {_one_line(exc)}") from exc
-            # "deflate" is often sent raw, without the zlib header.
-            self._wbits = -zlib.MAX_WBITS
-            self._inflater = zlib.decompressobj(self._wbits)
-            out = self._inflater.decompress(data, _DECODE_CHUNK)
-        self._started = True
-        return out
-
-    def _next_member(self, rest: bytes) -> bytes:
-        """Start the next gzip member in ``rest``; ignore anything else after the end."""
-        if self.encoding == "gzip" and rest[:2] == _GZIP_MAGIC[: len(rest[:2])]:
-            self._inflater = zlib.decompressobj(self._wbits)
-            return rest
-        log.debug("ignoring %d bytes after the end of the %s body", len(rest), self.encoding)
-        self._done = True
-        return b""
-
-
-class _BodyDecoder:
-    """Decodes a ``Content-Encoding`` chain in bounded steps.
-
-    Args:
-        content_encoding: The response's ``Content-Encoding`` header.
-        max_layers: Most encodings (other than ``identity``) accepted.
-
-    Raises:
-        FetchError: Too many layers or an encoding that cannot be decoded with
-            bounded output (``br``, ``zstd``, ...; they are never requested).
-    """
-
-    _SUPPORTED = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
-
-    def __init__(self, content_encoding: str, max_layers: int) -> None:
-        names = [name.strip().lower() for name in content_encoding.split(",")]
-        names = [name for name in names if name and name != "identity"]
-        if len(names) > max_layers:
-            raise FetchError(
-                f"too many content encodings ({len(names)}, at most {max_layers}): "
-                f"{_one_line(ValueError(content_encoding))}"
-            )
-        unknown = [name for name in names if name not in self._SUPPORTED]
-        if unknown:
-            raise FetchError(f"unsupported content encoding {unknown[0]!r}")
-        # Encodings are listed in the order applied, so decode from the last.
-        self._layers = [_ZlibLayer(self._SUPPORTED[name]) for name in reversed(names)]
-
-    def decode(self, raw: bytes) -> Iterator[bytes]:
-        """Decoded pieces (each at most one chunk) of the next raw bytes."""
-        pieces: Iterable[bytes] = (raw,)
-        for layer in self._layers:
-            pieces = layer.decode(pieces)
-        return iter(pieces)
-
-    def finish(self) -> Iterator[bytes]:
-        """Output still held by the layers once the raw stream has ended."""
-        return self.decode(b"")
-
-
-# Parsing ---------------------------------------------------------------------
 
 
 def parse_feed(
@@ -672,9 +246,9 @@ def parse_feed(
         return FetchResult("ok", entries=entries, feed_title=title)
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if problem is not None and not isinstance(problem, _BENIGN_BOZO):
-        return FetchResult("error", error=f"malformed feed: {_one_line(problem)}")
+        return FetchResult("error", error=f"malformed feed: {one_line(problem)}")
     if not parsed.get("version"):
-        return FetchResult("error", error=f"not an RSS or Atom feed ({_media_type(content_type)})")
+        return FetchResult("error", error=f"not an RSS or Atom feed ({media_type(content_type)})")
     return FetchResult("ok", feed_title=title)
 
 
@@ -844,39 +418,7 @@ def _synthetic_guid(title: str, published: str) -> str:
     return f"sha1:{digest}"
 
 
-def _status_error(status: int) -> str:
-    return "" if 200 <= status < 300 else f"HTTP {status}"
-
-
-def _decode(body: bytes, content_type: str) -> str:
-    message = Message()
-    message["content-type"] = content_type or "text/plain"
-    charset = message.get_content_charset() or "utf-8"
-    try:
-        return body.decode(charset, errors="replace")
-    except LookupError:
-        return body.decode("utf-8", errors="replace")
-
-
-def _media_type(content_type: str) -> str:
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media in _HTML_CONTENT_TYPES:
-        return f"got an HTML page, {media}"
-    return f"content type {media}" if media else "no content type"
-
-
 def _clean(text: object) -> str:
     return " ".join(scrub_text(str(text)).split())
 
 
-def _loads(body: bytes) -> Any:
-    """``json.loads`` that turns invalid UTF-8 into U+FFFD instead of failing."""
-    try:
-        return json.loads(body)
-    except UnicodeDecodeError:
-        return json.loads(body.decode("utf-8", errors="replace"))
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc) or exc.__class__.__name__
-    return " ".join(text.split())

@@ -3,7 +3,7 @@
 Used to backfill a newsletter's archive: ``/api/v1/archive`` lists post
 summaries newest first, ``/api/v1/posts/<slug>`` returns one post with its
 ``body_html``. For paid posts the body is only the public preview. All
-requests go through :class:`knowledge.clients.feeds.FeedFetcher`, so the same URL
+requests go through :class:`knowledge.clients.http.SafeHttpClient`, so the same URL
 safety, size and time limits apply, and they are paced to stay polite. A
 backfill reads at most ``max_posts`` posts' worth of archive pages, so an
 archive that never ends (or lists only threads forever) still stops.
@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 
 from bs4 import BeautifulSoup
 
-from knowledge.clients.feeds import FeedFetcher, FetchError, scrub_text
+from knowledge.clients.http import FetchError, SafeHttpClient, scrub_text
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class SubstackClient:
 
     def __init__(
         self,
-        fetcher: FeedFetcher,
+        fetcher: SafeHttpClient,
         base_url: str,
         *,
         page_size: int = 12,

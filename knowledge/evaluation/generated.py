@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from knowledge.models import Document
-from knowledge.search.lexical import tokenize
+from knowledge.search.records import StoredChunk
+from knowledge.search.tokenize import tokenize
 from knowledge.text import has_hangul, normalise_title, split_sentences
 
 if TYPE_CHECKING:
@@ -163,17 +164,14 @@ def questions_for(section: _Section, rng: random.Random, *, negative: bool, weig
 
 
 def _indexed_sections(kb: KnowledgeBase) -> list[_Section]:
-    by_key: dict[tuple[str, int], list[tuple[int, str, dict]]] = {}
-    for _cid, text, meta, _ in kb.store.get_chunks(where=None):
-        doc_id = str(meta.get("doc_id", ""))
-        if doc_id in kb._records:  # complete documents only
-            by_key.setdefault((doc_id, int(meta.get("section_index", 0))), []).append((int(meta.get("part", 0)), text, meta))
+    by_key: dict[tuple[str, int], list[StoredChunk]] = {}
+    for chunk in kb.store.get_chunks(where=None):
+        if chunk.doc_id in kb._records:  # complete documents only
+            by_key.setdefault((chunk.doc_id, chunk.order[0]), []).append(chunk)
     out = []
     for (doc_id, _), parts in sorted(by_key.items()):
-        parts.sort(key=lambda p: p[0])
-        meta = parts[0][2]
-        ids = [a for a in str(meta.get("arxiv_ids", "")).split(",") if a]
-        out.append(_Section(doc_id, str(meta.get("section", "")), "\n\n".join(p[1] for p in parts), ids))
+        parts.sort(key=lambda c: c.order)
+        out.append(_Section(doc_id, parts[0].section, "\n\n".join(c.text for c in parts), parts[0].arxiv_ids))
     return out
 
 

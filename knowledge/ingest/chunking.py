@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from knowledge.models import Chunk, Document
+from knowledge.search.records import join_arxiv_ids
 from knowledge.text import split_sentences
 
 # Tokens left for the text after the heading prefix and the model's special tokens.
@@ -141,7 +142,7 @@ def chunk_document(doc: Document, count: TokenCounter, max_tokens: int, *, targe
                         "section": section.heading,
                         "section_index": s_index,
                         "part": part,
-                        "arxiv_ids": ",".join(section.arxiv_ids),
+                        "arxiv_ids": join_arxiv_ids(section.arxiv_ids),
                         "paid": bool(doc.extra.get("paid", False)),
                         "authors": str(doc.extra.get("authors", "")),
                     },

@@ -8,12 +8,13 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from knowledge.clients.feeds import FeedEntry, FeedFetcher, FetchError
+from knowledge.clients.feeds import FeedEntry, FeedFetcher
+from knowledge.clients.http import FetchError
 from knowledge.clients.substack import SubstackClient, SubstackPost, substack_base_from_url
 from knowledge.config import Settings
-from knowledge.facade import KnowledgeBase, Progress
 from knowledge.ingest.parsing import ParseError, document_from_html
 from knowledge.ingest.parsing.metadata import digest_for_url
+from knowledge.interface import Knowledge, Progress
 from knowledge.models import Document, IngestReport
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def is_url(text: str) -> bool:
 
 
 def ingest_inputs(
-    kb: KnowledgeBase,
+    kb: Knowledge,
     inputs: list[str],
     *,
     digest: str | None = None,
@@ -104,7 +105,7 @@ def document_from_post(post: SubstackPost, digest: str) -> Document:
     )
 
 
-def ingest_url(kb: KnowledgeBase, url: str, *, digest: str | None = None, settings: Settings | None = None, max_posts: int | None = None) -> IngestReport:
+def ingest_url(kb: Knowledge, url: str, *, digest: str | None = None, settings: Settings | None = None, max_posts: int | None = None) -> IngestReport:
     """Ingest a feed URL (every entry it holds) or a Substack publication (its whole archive).
 
     A URL without a path is tried as a Substack publication first; anything else

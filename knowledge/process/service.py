@@ -26,212 +26,41 @@ import dataclasses
 import itertools
 import logging
 import multiprocessing
-import os
-import pickle
-import signal
 import threading
 import time
-import traceback
-from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from knowledge.config import Settings
-from knowledge.models import (
-    Answer,
-    Document,
-    IngestReport,
-    IssueOverview,
-    IssueSummary,
-    PaperReport,
-    Stats,
-)
+from knowledge.process.calls import ForwardedCalls
+from knowledge.process.child import Child, Waiting, start_without_token
+from knowledge.process.serving import open_in_process, serve
 
 if TYPE_CHECKING:
-    from knowledge.facade import Progress
+    from knowledge.interface import Knowledge, Progress
 
 log = logging.getLogger(__name__)
 
-#: Calls the child serves at the same time (an ingest and questions beside it).
-WORKER_THREADS = 4
 #: Seconds to wait for the child to load the model and open the store.
 START_TIMEOUT_S = 180.0
 #: Seconds a question, a lookup or a listing may take before the caller is told.
 CALL_TIMEOUT_S = 120.0
 #: After a failed start, calls fail at once for this long instead of trying again.
 RESTART_COOLDOWN_S = 30.0
-#: The facade methods the child serves.
-CALLS = frozenset(
-    {
-        "ask",
-        "paper",
-        "suggest_papers",
-        "latest_issues",
-        "issue_overview",
-        "digests",
-        "documents",
-        "stats",
-        "ingest",
-        "ingest_documents",
-        "delete_document",
-        "reindex",
-        "refresh",
-    }
-)
 
 
 class KnowledgeUnavailable(RuntimeError):
     """The knowledge process could not start, stopped, or did not answer in time."""
 
 
-class RemoteError(RuntimeError):
-    """An exception raised in the knowledge process that could not be sent back as itself."""
-
-
 # -- the child --------------------------------------------------------------------------
-
-
-def _portable(exc: BaseException) -> BaseException:
-    """``exc`` if it survives pickling, else a :class:`RemoteError` naming it (with the traceback)."""
-    remote_tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    try:
-        copy = pickle.loads(pickle.dumps(exc))
-    except Exception:  # noqa: BLE001 - any pickling problem: send a plain description
-        copy = RemoteError(f"{type(exc).__name__}: {exc}")
-    if not isinstance(copy, BaseException):
-        copy = RemoteError(f"{type(exc).__name__}: {exc}")
-    copy.__cause__ = None
-    copy.__context__ = None
-    copy.add_note(f"raised in the knowledge process:\n{remote_tb.rstrip()}")
-    return copy
-
-
-def serve(conn: Connection, settings: Settings, log_level: int = logging.WARNING) -> None:
-    """The child's main function: open the knowledge base, then answer calls until told to stop.
-
-    Args:
-        conn: This end of the pipe to the bot's process.
-        settings: The bot's settings (the child opens the same store).
-        log_level: The parent's log level (the child logs to stderr like the parent).
-    """
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s [knowledge]: %(message)s")
-    for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers"):
-        logging.getLogger(noisy).setLevel(max(log_level, logging.WARNING))
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # Ctrl-C reaches the whole process group: the bot's process decides when this one stops
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from knowledge.datadir import private_umask
-    from knowledge.embeddings import set_threads
-    from knowledge.facade import KnowledgeBase
-    from knowledge.process.ownership import claim_store
-
-    private_umask()
-    # one torch thread answers a question fastest here and leaves a core to the bot's process
-    set_threads(settings.torch_threads or 1)
-    ownership = None
-    try:
-        ownership = claim_store(settings, f"digestbot run (knowledge process of pid {os.getppid()})")
-        kb = KnowledgeBase(settings)
-        kb.embedder.encode(["warm up"])  # load the model now: "ready" means ready to answer
-        if ownership is not None:
-            ownership.serve(kb, settings)
-            kb.on_close.append(ownership.close)
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
-        if ownership is not None:
-            ownership.close()
-        conn.send(("failed", _portable(exc)))
-        conn.close()
-        return
-    send_lock = threading.Lock()
-
-    def send(message: tuple) -> None:
-        with send_lock:
-            conn.send(message)
-
-    def run(req_id: int, method: str, args: tuple, kwargs: dict) -> None:
-        if kwargs.pop("_progress", False):
-            kwargs["progress"] = lambda done, total, label: send(("progress", req_id, done, total, label))
-        try:
-            if method not in CALLS:
-                raise AttributeError(f"the knowledge process does not serve {method!r}")
-            value = getattr(kb, method)(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
-            send(("error", req_id, _portable(exc)))
-            return
-        try:
-            send(("result", req_id, value))
-        except Exception as exc:  # noqa: BLE001 - a result that does not pickle
-            send(("error", req_id, _portable(exc)))
-
-    send(("ready", {"pid": os.getpid(), "model": kb.embedder.name, "store": kb.store.location}))
-    pool = ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="knowledge")
-    try:
-        while True:
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):
-                break  # the bot's process is gone
-            if message[0] == "close":
-                break
-            if message[0] == "call":
-                pool.submit(run, *message[1:])
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        kb.close()
-        conn.close()
 
 
 # -- the parent -------------------------------------------------------------------------
 
-#: Environment variables the knowledge process must not inherit.
-SECRET_ENV = ("DISCORD_TOKEN",)
-_ENV_LOCK = threading.Lock()
 
-
-def _start_without_token(process: Any) -> None:
-    """Start a spawned process without the secrets in its environment.
-
-    ``spawn`` execs a new interpreter with this process's environment (``.env`` was loaded
-    into it), and multiprocessing takes no ``env`` argument: the secrets are taken out of
-    ``os.environ`` while the child is exec'd, and put back at once.
-    """
-    with _ENV_LOCK:
-        saved = {name: os.environ.pop(name) for name in SECRET_ENV if name in os.environ}
-        try:
-            process.start()
-        finally:
-            os.environ.update(saved)
-
-
-
-@dataclass(slots=True)
-class _Waiting:
-    future: Future
-    method: str
-    progress: Progress | None = None
-
-
-@dataclass(slots=True)
-class _Child:
-    process: Any  # multiprocessing.process.BaseProcess
-    conn: Connection
-    info: dict
-    waiting: dict[int, _Waiting] = field(default_factory=dict)
-    send_lock: threading.Lock = field(default_factory=threading.Lock)
-    gone: bool = False
-    #: Set by the reader thread once the child has exited (it alone joins the process).
-    ended: threading.Event = field(default_factory=threading.Event)
-
-    def send(self, message: tuple) -> None:
-        with self.send_lock:
-            self.conn.send(message)
-
-
-class KnowledgeProcess:
+class KnowledgeProcess(ForwardedCalls):
     """A :class:`~knowledge.facade.KnowledgeBase` running in a child process.
 
     Every method blocks like the facade's (the bot calls them in worker threads) and
@@ -266,7 +95,7 @@ class KnowledgeProcess:
         self._context = multiprocessing.get_context("spawn")
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._child: _Child | None = None
+        self._child: Child | None = None
         self._starting: Future | None = None
         self._closed = False
         self._failed_at = 0.0
@@ -307,7 +136,7 @@ class KnowledgeProcess:
         child = self._child
         return dict(child.info) if child else {}
 
-    def _start(self) -> _Child:
+    def _start(self) -> Child:
         here, there = self._context.Pipe(duplex=True)
         # the child never talks to Discord: it does not get the token
         settings = dataclasses.replace(self.settings, discord_token=None)
@@ -319,7 +148,7 @@ class KnowledgeProcess:
         )
         self.starts += 1
         started = time.monotonic()
-        _start_without_token(process)
+        start_without_token(process)
         there.close()
         try:
             if not here.poll(self.start_timeout):
@@ -339,11 +168,11 @@ class KnowledgeProcess:
             raise
         log.info("knowledge process %s ready in %.1f s (%s, %s)", payload.get("pid"), time.monotonic() - started,
                  payload.get("model"), payload.get("store"))
-        child = _Child(process, here, payload)
+        child = Child(process, here, payload)
         threading.Thread(target=self._read, args=(child,), name="knowledge-reader", daemon=True).start()
         return child
 
-    def _running_child(self) -> _Child:
+    def _running_child(self) -> Child:
         with self._lock:
             if self._closed:
                 raise KnowledgeUnavailable("the knowledge base is closed")
@@ -368,7 +197,7 @@ class KnowledgeProcess:
             self._failure = None
             return self._child
 
-    def _read(self, child: _Child) -> None:
+    def _read(self, child: Child) -> None:
         """Deliver the child's answers to the callers waiting for them (a thread per child)."""
         while True:
             try:
@@ -411,7 +240,7 @@ class KnowledgeProcess:
         child = self._running_child()
         req_id = next(self._ids)
         future: Future = Future()
-        child.waiting[req_id] = _Waiting(future, method, progress)
+        child.waiting[req_id] = Waiting(future, method, progress)
         if progress is not None:
             kwargs["_progress"] = True
         try:
@@ -455,70 +284,8 @@ class KnowledgeProcess:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- the facade's methods -------------------------------------------------------------
-    def ask(self, question: str, *, k: int = 5, context: str | None = None, mode: str = "hybrid",
-            shown: list[str] | None = None) -> Answer:
-        """Answer a question with cited excerpts (see :meth:`KnowledgeBase.ask`)."""
-        return self._call("ask", question, k=k, context=context, mode=mode, shown=shown, timeout=self.call_timeout)
 
-    def paper(self, text: str, *, online: bool = True) -> PaperReport:
-        """A paper and its mentions (see :meth:`KnowledgeBase.paper`)."""
-        return self._call("paper", text, online=online, timeout=self.call_timeout)
-
-    def suggest_papers(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
-        """Indexed papers matching a prefix: ``(arxiv_id, title)``."""
-        return self._call("suggest_papers", prefix, limit, timeout=self.call_timeout)
-
-    def latest_issues(self, digest: str | None = None, limit: int = 5) -> list[IssueSummary]:
-        """Newest digest issues (see :meth:`KnowledgeBase.latest_issues`)."""
-        return self._call("latest_issues", digest, limit, timeout=self.call_timeout)
-
-    def issue_overview(self, doc_id: str, *, max_papers: int = 5) -> IssueOverview | None:
-        """Title, first paragraph and papers of an indexed issue (for announcements)."""
-        return self._call("issue_overview", doc_id, max_papers=max_papers, timeout=self.call_timeout)
-
-    def digests(self) -> dict[str, int]:
-        """Digest name -> number of issues indexed."""
-        return self._call("digests", timeout=self.call_timeout)
-
-    def documents(self, digest: str | None = None) -> list[IssueSummary]:
-        """Every indexed document with its section count (see :meth:`KnowledgeBase.documents`)."""
-        return self._call("documents", digest, timeout=self.call_timeout)
-
-    def stats(self) -> Stats:
-        """What is indexed, with which model, where."""
-        return self._call("stats", timeout=self.call_timeout)
-
-    def refresh(self) -> int:
-        """Reload the store's records and bring the lexical index in step."""
-        return self._call("refresh")
-
-    def ingest(self, inputs: Iterable[str | Path], *, digest: str | None = None, progress: Progress | None = None) -> IngestReport:
-        """Index files and folders (see :meth:`KnowledgeBase.ingest`); ``progress`` is called here."""
-        return self._call("ingest", [str(p) for p in inputs], digest=digest, progress=progress)
-
-    def ingest_documents(self, docs: list[Document], *, report: IngestReport | None = None, progress: Progress | None = None) -> IngestReport:
-        """Index parsed documents (see :meth:`KnowledgeBase.ingest_documents`).
-
-        As with the facade, a ``report`` passed in is updated in place and returned.
-        """
-        result: IngestReport = self._call("ingest_documents", list(docs), report=report, progress=progress)
-        if report is None:
-            return result
-        for f in dataclasses.fields(IngestReport):
-            setattr(report, f.name, getattr(result, f.name))
-        return report
-
-    def delete_document(self, doc_id: str) -> None:
-        """Remove one document from the store and the lexical index."""
-        self._call("delete_document", doc_id)
-
-    def reindex(self, progress: Progress | None = None) -> int:
-        """Re-embed every stored chunk with the current model; returns how many."""
-        return self._call("reindex", progress=progress)
-
-
-def open_knowledge(settings: Settings, *, wait: bool = True) -> Any:
+def open_knowledge(settings: Settings, *, wait: bool = True) -> Knowledge:
     """The knowledge base the bot serves from: in a child process unless ``KNOWLEDGE_PROCESS=0``.
 
     Args:
@@ -535,17 +302,6 @@ def open_knowledge(settings: Settings, *, wait: bool = True) -> Any:
     """
     if settings.knowledge_process:
         return KnowledgeProcess(settings, wait=wait)
-    from knowledge.facade import KnowledgeBase
-    from knowledge.process.ownership import claim_store
+    return open_in_process(settings, "digestbot run")
 
-    ownership = claim_store(settings, "digestbot run")
-    try:
-        kb = KnowledgeBase(settings)
-    except BaseException:
-        if ownership is not None:
-            ownership.close()
-        raise
-    if ownership is not None:
-        ownership.serve(kb, settings)
-        kb.on_close.append(ownership.close)
-    return kb
+

@@ -11,8 +11,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from knowledge.models import Citation
-from knowledge.search.lexical import tokenize
+from knowledge.search.records import arxiv_ids_of
 from knowledge.search.retrieval import Hit, QueryTerms
+from knowledge.search.tokenize import tokenize
 from knowledge.text import normalise_title, split_sentences
 
 MAX_EXCERPT_CHARS = 360
@@ -220,7 +221,7 @@ def to_citation(rank: int, hit: Hit, terms: QueryTerms, *, weak: bool, section_h
         source=str(meta.get("source", "")),
         excerpt=excerpt,
         score=round(hit.score, 4),
-        arxiv_ids=[a for a in str(meta.get("arxiv_ids", "")).split(",") if a],
+        arxiv_ids=arxiv_ids_of(meta),
         doc_id=hit.doc_id,
         chunk_id=hit.chunk_id,
         weak=weak,

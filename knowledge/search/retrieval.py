@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from knowledge.embeddings import Embedder
-from knowledge.search.lexical import LexicalIndex, korean_words, tokenize
+from knowledge.search.lexical import LexicalIndex
 from knowledge.search.store import ChromaStore
+from knowledge.search.tokenize import korean_words, tokenize
 from knowledge.text import has_hangul
 
 log = logging.getLogger(__name__)
@@ -153,13 +154,13 @@ class Retriever:
         q = self._query_vectors(question, terms)
         hits: dict[str, Hit] = {}
         if mode in ("hybrid", "dense"):
-            for chunk_id, text, meta, emb in self.store.query(q, k):
-                hits[chunk_id] = Hit(chunk_id, text, meta, dense=float(np.max(q @ emb)))
+            for row in self.store.query(q, k):
+                hits[row.chunk_id] = Hit(row.chunk_id, row.text, row.meta, dense=float(np.max(q @ row.embedding)))
         bm25 = dict(lex)
-        for chunk_id, text, meta, emb in fetching.result() if fetching else []:
-            if chunk_id not in hits:
-                sim = float(np.max(q @ np.asarray(emb, dtype=np.float32))) if emb is not None else 0.0
-                hits[chunk_id] = Hit(chunk_id, text, meta, dense=sim)
+        for row in fetching.result() if fetching else []:
+            if row.chunk_id not in hits:
+                sim = float(np.max(q @ np.asarray(row.embedding, dtype=np.float32))) if row.embedding is not None else 0.0
+                hits[row.chunk_id] = Hit(row.chunk_id, row.text, row.meta, dense=sim)
         if allowed_docs is not None:
             hits = {cid: h for cid, h in hits.items() if h.doc_id in allowed_docs}
         if not hits:

@@ -29,20 +29,23 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
 from knowledge.models import Chunk, Document
+from knowledge.search.records import (
+    DocRecord,
+    arxiv_ids_of,
+    join_arxiv_ids,
+    record_from_meta,
+)
+from knowledge.search.store_reads import BATCH, CHUNKS, DOCUMENTS, StoreReads
 
 log = logging.getLogger(__name__)
 
-CHUNKS = "digestbot_chunks"
-DOCUMENTS = "digestbot_documents"
-_BATCH = 1000
 # Chroma's bindings hold the GIL for a whole add: small slices keep a bot's event loop
 # responsive during an ingest (measured in bench/responsiveness.py) at ~3-5% ingest cost.
 _ADD_SLICE = 64
@@ -63,48 +66,7 @@ class StoreBusy(StoreError):
     """Another process is writing to the same embedded store."""
 
 
-@dataclass(slots=True)
-class DocRecord:
-    """What the store knows about one complete document."""
-
-    doc_id: str
-    content_hash: str
-    digest: str
-    title: str
-    date: str
-    url: str
-    source: str
-    kind: str
-    language: str
-    chunks: int
-    arxiv_ids: list[str]
-    paper_title: str
-    ingested_at: float
-    paid: bool = False
-    sections: int = 0
-
-
-def _record_from_meta(doc_id: str, meta: dict[str, Any]) -> DocRecord:
-    return DocRecord(
-        doc_id=doc_id,
-        content_hash=str(meta.get("content_hash", "")),
-        digest=str(meta.get("digest", "")),
-        title=str(meta.get("title", "")),
-        date=str(meta.get("date", "")),
-        url=str(meta.get("url", "")),
-        source=str(meta.get("source", "")),
-        kind=str(meta.get("kind", "digest")),
-        language=str(meta.get("language", "")),
-        chunks=int(meta.get("chunks", 0)),
-        arxiv_ids=[a for a in str(meta.get("arxiv_ids", "")).split(",") if a],
-        paper_title=str(meta.get("paper_title", "")),
-        ingested_at=float(meta.get("ingested_at", 0.0)),
-        paid=bool(meta.get("paid", False)),
-        sections=int(meta.get("sections", 0)),
-    )
-
-
-class ChromaStore:
+class ChromaStore(StoreReads):
     """Chunks and document records in Chroma (embedded or server).
 
     Args:
@@ -281,27 +243,6 @@ class ChromaStore:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
             fh.close()
 
-    # -- documents ---------------------------------------------------------
-    def get_records(self, doc_ids: Sequence[str] | None = None) -> dict[str, DocRecord]:
-        """Records of complete documents (all, or the given IDs that exist)."""
-        out: dict[str, DocRecord] = {}
-        if doc_ids is not None:
-            ids = list(dict.fromkeys(doc_ids))
-            for start in range(0, len(ids), _BATCH):
-                part = ids[start : start + _BATCH]
-                got = self._read(lambda part=part: self._docs.get(ids=part, include=["metadatas"]))
-                for doc_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
-                    out[doc_id] = _record_from_meta(doc_id, meta or {})
-            return out
-        offset = 0
-        while True:
-            got = self._read(lambda offset=offset: self._docs.get(include=["metadatas"], limit=_BATCH * 5, offset=offset))
-            for doc_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
-                out[doc_id] = _record_from_meta(doc_id, meta or {})
-            if len(got["ids"]) < _BATCH * 5:
-                return out
-            offset += len(got["ids"])
-
     def write_document(self, doc: Document, chunks: list[Chunk], embeddings: np.ndarray) -> None:
         """Replace a document's chunks and then mark it complete (crash-safe order)."""
         self.write_documents([(doc, chunks, embeddings)])
@@ -329,11 +270,11 @@ class ChromaStore:
         self._docs.delete(ids=doc_ids)
         stale = [d for d in doc_ids if replacing and d in replacing]
         unknown = [d for d in doc_ids if d not in set(stale)]
-        for start in range(0, len(unknown), _BATCH):
-            firsts = {f"{d}#0:0": d for d in unknown[start : start + _BATCH]}
+        for start in range(0, len(unknown), BATCH):
+            firsts = {f"{d}#0:0": d for d in unknown[start : start + BATCH]}
             stale += [firsts[cid] for cid in self._read(lambda firsts=firsts: self._chunks.get(ids=list(firsts), include=[]))["ids"]]
-        for start in range(0, len(stale), _BATCH):
-            part = stale[start : start + _BATCH]
+        for start in range(0, len(stale), BATCH):
+            part = stale[start : start + BATCH]
             self._chunks.delete(where={"doc_id": part[0]} if len(part) == 1 else {"doc_id": {"$in": part}})
         chunks = [c for _, cs, _ in items for c in cs]
         vectors = np.concatenate([np.asarray(v, dtype=np.float32) for _, _, v in items]) if chunks else np.zeros((0, self.dimension), dtype=np.float32)
@@ -347,10 +288,10 @@ class ChromaStore:
             )
         now = time.time()
         records = [self._record_meta(doc, cs, now) for doc, cs, _ in items]
-        for start in range(0, len(items), _BATCH):
-            self._docs.upsert(ids=doc_ids[start : start + _BATCH], embeddings=[[0.0]] * len(records[start : start + _BATCH]), metadatas=records[start : start + _BATCH])
+        for start in range(0, len(items), BATCH):
+            self._docs.upsert(ids=doc_ids[start : start + BATCH], embeddings=[[0.0]] * len(records[start : start + BATCH]), metadatas=records[start : start + BATCH])
         self.touch()
-        return {d: _record_from_meta(d, m) for d, m in zip(doc_ids, records, strict=True)}
+        return {d: record_from_meta(d, m) for d, m in zip(doc_ids, records, strict=True)}
 
     def stamp(self) -> str:
         """A token that changes whenever any process writes documents (cheap to read).
@@ -382,7 +323,7 @@ class ChromaStore:
 
     @staticmethod
     def _record_meta(doc: Document, chunks: list[Chunk], now: float) -> dict[str, Any]:
-        arxiv_ids = sorted({a for c in chunks for a in str(c.metadata.get("arxiv_ids", "")).split(",") if a})
+        arxiv_ids = sorted({a for c in chunks for a in arxiv_ids_of(c.metadata)})
         return {
             "content_hash": doc.content_hash,
             "digest": doc.digest,
@@ -394,7 +335,7 @@ class ChromaStore:
             "language": doc.language,
             "chunks": len(chunks),
             "sections": len({c.metadata.get("section_index") for c in chunks}),
-            "arxiv_ids": ",".join(arxiv_ids)[:30000],
+            "arxiv_ids": join_arxiv_ids(arxiv_ids)[:30000],
             "paper_title": str(doc.extra.get("paper_title", "")),
             "paid": bool(doc.extra.get("paid", False)),
             "ingested_at": now,
@@ -407,69 +348,6 @@ class ChromaStore:
         self._chunks.delete(where={"doc_id": doc_id})
         self.touch()
 
-    # -- chunks ------------------------------------------------------------
-    def count_chunks(self) -> int:
-        """Number of chunks stored (cached for a few seconds: queries ask for it every time)."""
-        now = time.monotonic()
-        if self._count is None or now - self._count[1] > 5.0:
-            self._count = (self._read(lambda: self._chunks.count()), now)
-        return self._count[0]
-
-    def query(self, embeddings: np.ndarray, k: int, *, where: dict | None = None) -> list[tuple[str, str, dict, np.ndarray]]:
-        """Nearest chunks to any of the query vectors: ``(chunk_id, text, metadata, embedding)``."""
-        n = min(k, max(1, self.count_chunks()))
-        vectors = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
-        got = self._read(
-            lambda: self._chunks.query(
-                query_embeddings=list(vectors),
-                n_results=n,
-                where=where,
-                include=["documents", "metadatas", "embeddings"],
-            )
-        )
-        out: dict[str, tuple[str, str, dict, np.ndarray]] = {}
-        for row in range(len(got["ids"] or [])):
-            ids = got["ids"][row]
-            docs = (got["documents"] or [[]] * (row + 1))[row]
-            metas = (got["metadatas"] or [[]] * (row + 1))[row]
-            embs = got["embeddings"][row] if got.get("embeddings") is not None else [None] * len(ids)
-            for i, t, m, e in zip(ids, docs, metas, embs, strict=False):
-                out.setdefault(i, (i, t or "", dict(m or {}), np.asarray(e, dtype=np.float32)))
-        return list(out.values())
-
-    def get_chunks(self, chunk_ids: Sequence[str] | None = None, *, where: dict | None = None, with_embeddings: bool = False) -> list[tuple[str, str, dict, Any]]:
-        """Chunks by ID or filter: ``(chunk_id, text, metadata, embedding or None)``."""
-        include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
-        out: list[tuple[str, str, dict, Any]] = []
-        if chunk_ids is not None:
-            ids = list(dict.fromkeys(chunk_ids))
-            batches = [dict(ids=ids[s : s + _BATCH]) for s in range(0, len(ids), _BATCH)]
-        else:
-            batches = []
-        if chunk_ids is None:
-            offset = 0
-            while True:
-                got = self._read(lambda offset=offset: self._chunks.get(where=where, include=include, limit=_BATCH * 5, offset=offset))
-                out.extend(self._rows(got, with_embeddings))
-                if len(got["ids"]) < _BATCH * 5:
-                    return out
-                offset += len(got["ids"])
-        for batch in batches:
-            got = self._read(lambda batch=batch: self._chunks.get(**batch, where=where, include=include))
-            out.extend(self._rows(got, with_embeddings))
-        return out
-
-    @staticmethod
-    def _rows(got: dict, with_embeddings: bool) -> list[tuple[str, str, dict, Any]]:
-        embeddings = got.get("embeddings") if with_embeddings else None
-        rows = []
-        for n, chunk_id in enumerate(got["ids"]):
-            text = (got["documents"] or [])[n] if got.get("documents") else ""
-            meta = (got["metadatas"] or [])[n] if got.get("metadatas") else {}
-            emb = embeddings[n] if embeddings is not None else None
-            rows.append((chunk_id, text or "", dict(meta or {}), emb))
-        return rows
-
     def recreate_chunks(self, model_name: str, dimension: int) -> None:
         """Drop the chunk collection and document records, then recreate them for a model."""
         for name in (CHUNKS, DOCUMENTS):
@@ -481,15 +359,3 @@ class ChromaStore:
         self._chunks = self._open_chunks()
         self._docs = self._client.get_or_create_collection(DOCUMENTS, embedding_function=None)
 
-    def read_all_for_rebuild(self) -> tuple[list[tuple[str, str, dict]], dict[str, DocRecord]]:
-        """Every chunk (id, text, metadata) and every record, to re-embed under a new model."""
-        records = self.get_records()
-        offset = 0
-        rows: list[tuple[str, str, dict]] = []
-        collection = self._client.get_collection(CHUNKS)
-        while True:
-            got = collection.get(include=["documents", "metadatas"], limit=_BATCH * 5, offset=offset)
-            rows.extend((i, t or "", dict(m or {})) for i, t, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False))
-            if len(got["ids"]) < _BATCH * 5:
-                return rows, records
-            offset += len(got["ids"])

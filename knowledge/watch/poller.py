@@ -24,165 +24,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from knowledge.clients.feeds import FeedEntry, FeedFetcher, FetchError, FetchResult
+from knowledge.clients.feeds import FeedEntry, FeedFetcher, FetchResult
+from knowledge.clients.http import FetchError
 from knowledge.clients.substack import SubstackClient
-from knowledge.clients.urlsafety import UnsafeUrl, check_source_url
 from knowledge.config import Settings
-from knowledge.facade import KnowledgeBase
 from knowledge.ingest.inputs import document_from_entry, document_from_post, make_fetcher
 from knowledge.ingest.parsing import ParseError
+from knowledge.interface import Knowledge
 from knowledge.models import Document
 from knowledge.search.store import StoreBusy
 from knowledge.text import content_hash, slugify
+from knowledge.watch.announcing import MAX_BACKOFF_SECONDS, AnnouncementQueue
+from knowledge.watch.reports import HealthNotice, PollReport
+from knowledge.watch.sources import SourceAdmin, SourceConfig
 from knowledge.watch.state import ANNOUNCED, INDEXED, SEEN, SKIPPED, EntryRow, SourceHealth, StateDB
 
 log = logging.getLogger(__name__)
 
 PAUSE_AFTER_FAILURES = 3
-MAX_BACKOFF_SECONDS = 6 * 3600
 #: Prefix of a document ID scoped to one source (see :meth:`Poller.claim_doc_id`).
 SCOPED_PREFIX = "source:"
-#: ``announce`` note of an indexed entry folded into a summary line that is not posted yet.
-TO_SUMMARISE = "to summarise"
-
-
-@dataclass(slots=True)
-class SourceConfig:
-    """A watched digest."""
-
-    name: str
-    feed: str
-    substack: str = ""
-    origin: str = "file"  # "file" (sources.toml) or "discord" (added by an admin)
-
-
-@dataclass(slots=True)
-class Announcement:
-    """A new issue, indexed and ready to announce."""
-
-    source: str
-    guid: str
-    doc_id: str
-    digest: str
-    title: str
-    date: str
-    url: str
-    summary: str = ""
-    papers: list[str] = field(default_factory=list)
-    paid: bool = False
-
-    @property
-    def key(self) -> str:
-        return f"{self.source}\x1f{self.guid}"
-
-
-@dataclass(slots=True)
-class Summary:
-    """One "…and N more new issues" line standing for entries not announced one by one.
-
-    The entries stay pending until :meth:`Poller.mark_summarised` is called, i.e. until the
-    line was posted, so a round whose report is dropped (the command line's ``poll``) loses
-    nothing.
-    """
-
-    source: str
-    guids: list[str]
-    text: str
-    titles: list[str] = field(default_factory=list)  # the newest few, for a renderer that escapes them
-
-
-@dataclass(slots=True)
-class PollerStatus:
-    """The poller's state, for the health report and /sources.
-
-    Attributes:
-        sources: How many sources are watched.
-        failing: Sources whose last poll failed (paused ones included).
-        paused: Sources paused after repeated failures.
-        pending: Indexed issues waiting to be announced (or summarised).
-        refused: Of those, how many Discord refused at least once (waiting for a retry).
-        last_refusal: The most recent refusal's reason.
-        entries_failing: Entries that could not be indexed yet (backing off).
-    """
-
-    sources: int = 0
-    failing: list[str] = field(default_factory=list)
-    paused: list[str] = field(default_factory=list)
-    pending: int = 0
-    refused: int = 0
-    last_refusal: str = ""
-    entries_failing: int = 0
-
-    def line(self) -> str:
-        """A short human summary ("2 sources, 1 failing (Broken); 1 announcement refused: …")."""
-        parts = [f"{self.sources} source{'s' if self.sources != 1 else ''}"]
-        if self.failing:
-            parts[0] += f", {len(self.failing)} failing ({', '.join(self.failing[:3])})"
-        if self.pending:
-            parts.append(f"{self.pending} announcement{'s' if self.pending != 1 else ''} pending")
-        if self.refused:
-            parts.append(f"{self.refused} refused by Discord: {self.last_refusal}")
-        if self.entries_failing:
-            parts.append(f"{self.entries_failing} entr{'ies' if self.entries_failing != 1 else 'y'} not indexable yet")
-        return "; ".join(parts)
-
-
-@dataclass(slots=True)
-class HealthNotice:
-    """A source was paused after repeated failures, or recovered."""
-
-    source: str
-    kind: str  # "paused" | "recovered"
-    message: str
-
-
-@dataclass(slots=True)
-class PollReport:
-    """What one polling round did."""
-
-    checked: list[str] = field(default_factory=list)
-    new_entries: int = 0
-    indexed: int = 0
-    reindexed: int = 0
-    seeded: dict[str, int] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    announcements: list[Announcement] = field(default_factory=list)
-    summaries: list[Summary] = field(default_factory=list)
-    notices: list[HealthNotice] = field(default_factory=list)
-    would_index: list[str] = field(default_factory=list)
-    entry_errors: dict[str, str] = field(default_factory=dict)  # "source: title" -> reason
-    busy: list[str] = field(default_factory=list)  # sources skipped because the store was busy
-
-
-_WARNED_MISSING: set[Path] = set()
-
-
-def load_sources(path: Path) -> list[SourceConfig]:
-    """Digests listed in a sources TOML file (``[[digest]]`` tables); a missing file lists none.
-
-    Raises:
-        ValueError: The file is not valid TOML or a table lacks ``name``/``feed``.
-    """
-    if not path.exists():
-        if path not in _WARNED_MISSING:
-            _WARNED_MISSING.add(path)
-            log.warning("sources file %s does not exist: no digests are watched (set DIGESTBOT_SOURCES)", path)
-        return []
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not valid TOML ({exc})") from exc
-    out = []
-    for i, table in enumerate(data.get("digest", []), 1):
-        if not table.get("name") or not table.get("feed"):
-            raise ValueError(f"{path}: digest #{i} needs a name and a feed")
-        out.append(SourceConfig(str(table["name"]), str(table["feed"]), str(table.get("substack", "")), "file"))
-    return out
 
 
 def entry_hash(entry: FeedEntry) -> str:
@@ -201,7 +64,7 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:300]
 
 
-class Poller:
+class Poller(SourceAdmin, AnnouncementQueue):
     """Polls every watched source once per call of :meth:`poll_once`.
 
     Args:
@@ -215,7 +78,7 @@ class Poller:
 
     def __init__(
         self,
-        kb: KnowledgeBase,
+        kb: Knowledge,
         state: StateDB,
         settings: Settings,
         *,
@@ -241,85 +104,6 @@ class Poller:
     def backoff_base(self) -> float:
         """Seconds before the first retry of anything that failed: one poll interval."""
         return max(1.0, self.settings.poll_minutes * 60)
-
-    # -- sources -------------------------------------------------------------
-    def sources(self) -> list[SourceConfig]:
-        """Sources from the sources file, then those admins added (a name given twice: the file wins)."""
-        file_sources = load_sources(self.settings.sources_file)
-        names = {s.name.lower() for s in file_sources}
-        added = [SourceConfig(r["name"], r["feed"], r["substack"], "discord") for r in self.state.sources() if r["name"].lower() not in names]
-        return file_sources + added
-
-    def add_source(self, name: str, feed: str, substack: str = "", added_by: str = "") -> SourceConfig:
-        """Watch a new digest (admins, from Discord).
-
-        Raises:
-            ValueError: A URL is not http(s), resolves to a private address (unless allowed), or the name is taken.
-        """
-        name = " ".join(name.split())
-        if not name:
-            raise ValueError("the name is empty")
-        try:
-            feed = check_source_url(feed, allow_private=self.settings.allow_private_urls)
-            substack = check_source_url(substack, allow_private=self.settings.allow_private_urls) if substack else ""
-        except UnsafeUrl as exc:
-            raise ValueError(str(exc)) from exc
-        if any(s.name.lower() == name.lower() and s.origin == "file" for s in self.sources()):
-            raise ValueError(f"{name} is already configured in the sources file")
-        self.state.add_source(name, feed, substack, added_by)
-        return SourceConfig(name, feed, substack, "discord")
-
-    def remove_source(self, name: str) -> bool:
-        """Stop watching a source added from Discord."""
-        return self.state.remove_source(name)
-
-    def health_lines(self) -> list[str]:
-        """One line per source: name, health, last success; then what waits to be announced or indexed."""
-        lines = []
-        for s in self.sources():
-            h = self.state.health(s.name)
-            if h.paused:
-                status = f"⏸ paused after {h.failures} failures: {h.last_error}"
-            elif h.failures:
-                status = f"⚠ {h.failures} failure(s): {h.last_error}"
-            elif h.last_ok:
-                status = "✅ ok, last checked " + time.strftime("%Y-%m-%d %H:%M", time.localtime(h.last_ok))
-            else:
-                status = "not checked yet"
-            lines.append(f"• {s.name} — {status}")
-            lines.extend(f"  ↳ {line}" for line in self._waiting_lines(s.name))
-        return lines
-
-    def _waiting_lines(self, source: str) -> list[str]:
-        pending = self.state.entries(source, INDEXED)
-        refused = [r for r in pending if r.failures]
-        failing = [r for r in self.state.entries(source, SEEN) if r.failures]
-        lines = []
-        if refused:
-            last = max(refused, key=lambda r: r.retry_at)
-            lines.append(f"⚠ {len(refused)} announcement(s) refused by Discord, retrying: {last.last_error}")
-        if len(pending) > len(refused):
-            lines.append(f"{len(pending) - len(refused)} announcement(s) waiting for the next round")
-        if failing:
-            lines.append(f"⚠ {len(failing)} entr{'ies' if len(failing) > 1 else 'y'} not indexable yet: {failing[-1].title}: {failing[-1].last_error}")
-        return lines
-
-    def status(self) -> PollerStatus:
-        """Counts for the health report: failing sources, pending and refused announcements."""
-        sources = self.sources()
-        names = {s.name for s in sources}
-        healths = [self.state.health(s.name) for s in sources]
-        pending = [r for r in self.state.entries(state=INDEXED) if r.source in names]
-        refused = sorted((r for r in pending if r.failures), key=lambda r: r.retry_at)
-        return PollerStatus(
-            sources=len(sources),
-            failing=[h.name for h in healths if h.failures],
-            paused=[h.name for h in healths if h.paused],
-            pending=len(pending),
-            refused=len(refused),
-            last_refusal=refused[-1].last_error if refused else "",
-            entries_failing=sum(1 for r in self.state.entries(state=SEEN) if r.failures and r.source in names),
-        )
 
     # -- polling -------------------------------------------------------------
     def poll_once(self, *, dry_run: bool = False, force: bool = False) -> PollReport:
@@ -400,13 +184,13 @@ class Poller:
         if health.failures >= PAUSE_AFTER_FAILURES and not health.paused:
             health.paused = True
             health.pause_notice = "paused"
-            report.notices.append(HealthNotice(source.name, "paused", f"⏸ **{source.name}** is paused after {health.failures} failed polls: {health.last_error}. I will keep retrying less often."))
+            report.notices.append(HealthNotice(source.name, "paused", health.failures, health.last_error))
         log.warning("source %s failed (%d in a row): %s", source.name, health.failures, health.last_error)
         self.state.save_health(health)
 
     def _succeeded(self, source: SourceConfig, health: SourceHealth, result: FetchResult, report: PollReport, now: float) -> None:
         if health.paused:
-            report.notices.append(HealthNotice(source.name, "recovered", f"▶ **{source.name}** is reachable again and back to normal polling."))
+            report.notices.append(HealthNotice(source.name, "recovered"))
         health.failures = 0
         health.last_error = ""
         health.paused = False
@@ -562,81 +346,8 @@ class Poller:
             except Exception as exc:  # noqa: BLE001 - recorded on the entry, the others go on
                 self._entry_failed(source, row, exc, report, first=row.failures == 0)
 
-    # -- announcing ------------------------------------------------------------
-    def _pending_with_cap(self, *, force: bool = False) -> tuple[list[Announcement], list[Summary]]:
-        """Indexed, unannounced entries: the newest N per source, the rest folded into one summary line.
 
-        Entries whose announcement was refused wait for their backoff (unless ``force``).
-        An entry folded into a summary is remembered as such (``TO_SUMMARISE``) but stays
-        pending until :meth:`mark_summarised`: the bot marks entries once the message went out.
-        """
-        cap = max(0, self.settings.announce_max_missed)
-        now = self.clock()
-        out: list[Announcement] = []
-        summaries: list[Summary] = []
-        by_source: dict[str, list[EntryRow]] = {}
-        for row in self.state.entries(state=INDEXED):
-            by_source.setdefault(row.source, []).append(row)
-        for source, rows in by_source.items():
-            rows.sort(key=lambda r: (r.published, r.first_seen))
-            folded = [r for r in rows if r.announce == TO_SUMMARISE]  # decided in an earlier round
-            rows = [r for r in rows if r.announce != TO_SUMMARISE]
-            keep, rest = (rows[len(rows) - cap:], rows[: len(rows) - cap]) if len(rows) > cap else (rows, [])
-            for r in rest:
-                r.announce = TO_SUMMARISE  # remembered, so a report that is dropped loses nothing
-                self.state.upsert_entry(r)
-            folded = sorted(folded + rest, key=lambda r: (r.published, r.first_seen))
-            if folded:
-                titles = "; ".join(r.title for r in folded[-5:])
-                text = f"…and {len(folded)} more new issue{'s' if len(folded) > 1 else ''} of **{source}** while I was away: {titles}"
-                summaries.append(Summary(source, [r.guid for r in folded], text, [r.title for r in folded[-5:]]))
-            out.extend(self.announcement_for(r) for r in keep if force or r.retry_at <= now)
-        return out, summaries
 
-    def mark_summarised(self, summary: Summary) -> None:
-        """Record that a summary line went out: its entries are done (``skipped``, "summarised")."""
-        for guid in summary.guids:
-            row = self.state.find_entry(summary.source, guid, "")
-            if row is not None and row.state == INDEXED:
-                row.state = SKIPPED
-                row.announce = "summarised"
-                row.clear_failures()
-                self.state.upsert_entry(row)
 
-    def mark_announce_failed(self, source: str, guid: str, error: str) -> None:
-        """Discord refused an announcement: it stays pending and is retried with exponential backoff."""
-        row = self.state.find_entry(source, guid, "")
-        if row is not None and row.state == INDEXED:
-            row.record_failure(error, self.clock(), self.backoff_base, MAX_BACKOFF_SECONDS)
-            self.state.upsert_entry(row)
-            log.warning("announcement of %s (%s) refused %d time(s), retry in %.0f s: %s",
-                        row.title, source, row.failures, row.retry_at - self.clock(), error)
 
-    def pending(self) -> list[Announcement]:
-        """Every indexed entry not yet announced (no cap)."""
-        return [self.announcement_for(r) for r in self.state.entries(state=INDEXED)]
 
-    def announcement_for(self, row: EntryRow) -> Announcement:
-        """Build the announcement of one indexed entry from what the index holds."""
-        overview = self.kb.issue_overview(row.doc_id) if row.doc_id else None
-        return Announcement(
-            source=row.source,
-            guid=row.guid,
-            doc_id=row.doc_id,
-            digest=overview.digest if overview else row.source,
-            title=(overview.title if overview else "") or row.title,
-            date=(overview.date if overview else "") or row.published,
-            url=(overview.url if overview else "") or row.url,
-            summary=overview.summary if overview else "",
-            papers=overview.papers if overview else [],
-            paid=overview.paid if overview else False,
-        )
-
-    def mark_announced(self, source: str, guid: str, note: str = "") -> None:
-        """Record that an entry's announcement went out (to every target channel)."""
-        row = self.state.find_entry(source, guid, "")
-        if row is not None:
-            row.state = ANNOUNCED
-            row.announce = note
-            row.clear_failures()
-            self.state.upsert_entry(row)

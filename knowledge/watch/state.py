@@ -1,14 +1,14 @@
 """The state database (SQLite under the data directory).
 
 Holds what is not derived from Chroma: watched sources added by admins, each
-source's health and conditional-GET validators, every feed entry's progress
-(seen -> indexed -> announced), per-guild announcement channels, and feedback.
-The arXiv response cache shares the same file (see :mod:`knowledge.clients.arxiv_api`).
+source's health and conditional-GET validators, and every feed entry's progress
+(seen -> indexed -> announced). The arXiv response cache shares the same file (see
+:mod:`knowledge.clients.arxiv_api`), and so do the bot's own tables (``bot.state``:
+per-guild channels, feedback, the messages each announcement became).
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -16,16 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, user_id TEXT NOT NULL, guild_id TEXT,
-    question TEXT NOT NULL, answer TEXT NOT NULL, citations TEXT NOT NULL, verdict TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS guild_settings (
-    guild_id TEXT PRIMARY KEY, announce_channel_id TEXT
-);
 CREATE TABLE IF NOT EXISTS sources (
     name TEXT PRIMARY KEY, feed TEXT NOT NULL, substack TEXT NOT NULL DEFAULT '',
     added_by TEXT NOT NULL DEFAULT '', added_at REAL NOT NULL
@@ -46,11 +38,6 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE INDEX IF NOT EXISTS entries_url ON entries(source, url);
 CREATE INDEX IF NOT EXISTS entries_state ON entries(state);
 CREATE INDEX IF NOT EXISTS entries_doc ON entries(doc_id);
-CREATE TABLE IF NOT EXISTS announcements (
-    source TEXT NOT NULL, guid TEXT NOT NULL, channel_id TEXT NOT NULL, nonce TEXT NOT NULL,
-    message_id TEXT, state TEXT NOT NULL, at REAL NOT NULL,
-    PRIMARY KEY (source, guid, channel_id)
-);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -131,6 +118,9 @@ class StateDB:
         path: The SQLite file (created with its folder when missing).
     """
 
+    #: The tables this class needs (a subclass adds its own).
+    schema = SCHEMA
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,7 +128,7 @@ class StateDB:
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self._db.executescript(self.schema)
         self._migrate()
         self._db.commit()
 
@@ -172,31 +162,6 @@ class StateDB:
     def set_meta(self, key: str, value: str) -> None:
         with self.tx() as db:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-    # -- feedback ----------------------------------------------------------
-    def add_feedback(self, *, user_id: int | str, guild_id: int | str | None, question: str, answer: str, citations: list[dict[str, Any]], verdict: str) -> int:
-        """Store a 👍/👎 verdict with what was asked and answered."""
-        with self.tx() as db:
-            cur = db.execute(
-                "INSERT INTO feedback (at, user_id, guild_id, question, answer, citations, verdict) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (time.time(), str(user_id), str(guild_id) if guild_id else None, question, answer, json.dumps(citations, ensure_ascii=False), verdict),
-            )
-            return int(cur.lastrowid)
-
-    def feedback(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(r) for r in self._db.execute("SELECT * FROM feedback ORDER BY id")]
-
-    # -- guild settings ----------------------------------------------------
-    def set_announce_channel(self, guild_id: int, channel_id: int | None) -> None:
-        with self.tx() as db:
-            db.execute("INSERT OR REPLACE INTO guild_settings VALUES (?, ?)", (str(guild_id), str(channel_id) if channel_id else None))
-
-    def announce_channels(self) -> dict[int, int]:
-        """``guild_id -> channel_id`` set by admins."""
-        with self._lock:
-            rows = self._db.execute("SELECT guild_id, announce_channel_id FROM guild_settings WHERE announce_channel_id IS NOT NULL").fetchall()
-        return {int(r[0]): int(r[1]) for r in rows}
 
     # -- sources -----------------------------------------------------------
     def add_source(self, name: str, feed: str, substack: str = "", added_by: str = "") -> None:
@@ -271,23 +236,6 @@ class StateDB:
             args.append(state)
         with self._lock:
             return [_entry(r) for r in self._db.execute(sql + " ORDER BY first_seen, published, guid", args)]
-
-    # -- announcements -----------------------------------------------------
-    def announcement(self, source: str, guid: str, channel_id: int) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM announcements WHERE source = ? AND guid = ? AND channel_id = ?", (source, guid, str(channel_id))).fetchone()
-        return dict(row) if row else None
-
-    def mark_announcing(self, source: str, guid: str, channel_id: int, nonce: str) -> None:
-        with self.tx() as db:
-            db.execute("INSERT OR REPLACE INTO announcements VALUES (?, ?, ?, ?, NULL, 'sending', ?)", (source, guid, str(channel_id), nonce, time.time()))
-
-    def mark_announced(self, source: str, guid: str, channel_id: int, message_id: int | None) -> None:
-        with self.tx() as db:
-            db.execute(
-                "UPDATE announcements SET state = 'sent', message_id = ?, at = ? WHERE source = ? AND guid = ? AND channel_id = ?",
-                (str(message_id) if message_id else None, time.time(), source, guid, str(channel_id)),
-            )
 
 
 def _entry(row: sqlite3.Row) -> EntryRow:

@@ -30,10 +30,10 @@ from typing import Any
 import discord
 
 from bot.client import DigestBot, DigestBotMixin, UserCooldown
+from bot.state import BotState as StateDB
 from knowledge.config import Settings
 from knowledge.facade import KnowledgeBase
 from knowledge.models import Answer, Citation, Paper, PaperReport
-from knowledge.watch.state import StateDB
 from tests.fakes.discord.constants import BOT_ID as BOT_USER_ID
 from tests.fakes.discord.constants import GUILD_ID
 

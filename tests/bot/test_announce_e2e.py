@@ -6,9 +6,10 @@ import pytest
 import pytest_asyncio
 
 from bot.client import create_bot
+from bot.state import BotState
 from knowledge.config import Settings
 from knowledge.watch.poller import Poller
-from knowledge.watch.state import ANNOUNCED, INDEXED, StateDB
+from knowledge.watch.state import ANNOUNCED, INDEXED
 from tests.bot.announce_helpers import BASE, issue, until
 from tests.fakes.discord_api import TEXT_CHANNEL_ID, FakeDiscord
 from tests.fakes.feed_server import FakeEntry, FakeFeedServer
@@ -30,10 +31,10 @@ def world(tmp_path, feeds, kb_factory):
         "DIGESTBOT_DATA_DIR": str(kb.settings.data_dir), "DIGESTBOT_SOURCES": str(sources), "DIGESTBOT_ALLOW_PRIVATE_URLS": "1",
         "POLL_MINUTES": "60", "ANNOUNCE_CHANNEL_ID": str(TEXT_CHANNEL_ID), "HTTP_TIMEOUT_SECONDS": "2",
     })
-    opened: list[StateDB] = []
+    opened: list[BotState] = []
 
     def open_poller() -> Poller:
-        state = StateDB(settings.state_db)
+        state = BotState(settings.state_db)
         opened.append(state)
         return Poller(kb, state, settings, substack_pace=0)
 
@@ -70,7 +71,7 @@ def summary_lines(fake: FakeDiscord) -> list[str]:
     return [m.content for m in fake.sent_messages(TEXT_CHANNEL_ID) if m.content and "more new issue" in m.content]
 
 
-def _due_entry(state: StateDB, guid: str) -> None:
+def _due_entry(state: BotState, guid: str) -> None:
     """Let time pass for one entry: its backoff is over."""
     row = state.find_entry("Glass Weekly", guid, "")
     row.retry_at = 0
@@ -117,7 +118,7 @@ async def test_restart_mid_announcement_does_not_send_twice(discord_api, feeds, 
     def crash(*args, **kwargs):
         raise RuntimeError("killed right after sending")
 
-    monkeypatch.setattr(crashing.state, "mark_announced", crash)
+    monkeypatch.setattr(crashing.state, "mark_posted", crash)
     await run_bot_round(discord_api, settings, kb, crashing)
     assert len(announcements(discord_api)) == 1
     assert crashing.state.announcement("Glass Weekly", "issue-2", TEXT_CHANNEL_ID)["state"] == "sending"

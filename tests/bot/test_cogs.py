@@ -16,8 +16,8 @@ from bot.cogs.ask import AnswerView, AskCog
 from bot.cogs.digest import DigestCog
 from bot.cogs.paper import MAX_CHOICES, PaperCog
 from bot.embeds import NO_MENTIONS
+from bot.state import BotState
 from knowledge.clients.arxiv_ids import InvalidArxivId
-from knowledge.watch.state import StateDB
 from tests.bot.helpers import (
     ADMIN_PERMISSIONS,
     BOT_USER_ID,
@@ -54,7 +54,7 @@ def bot() -> MockBot:
 
 @pytest.fixture
 def state(tmp_path):
-    db = StateDB(tmp_path / "state.sqlite3")
+    db = BotState(tmp_path / "state.sqlite3")
     yield db
     db.close()
 
@@ -303,7 +303,7 @@ def test_follow_up_detection(question: str, follows: bool) -> None:
 # -- buttons --------------------------------------------------------------------------
 
 
-async def test_thumbs_up_and_down_store_feedback(state: StateDB) -> None:
+async def test_thumbs_up_and_down_store_feedback(state: BotState) -> None:
     bot = MockBot(state=state)
     answer = make_answer(citations=2)
     view = AnswerView(bot, answer)
@@ -326,7 +326,7 @@ async def test_thumbs_up_and_down_store_feedback(state: StateDB) -> None:
     bot.run_blocking.assert_awaited()  # the SQLite write ran in a thread
 
 
-async def test_feedback_failure_gets_an_ephemeral_apology(state: StateDB, caplog) -> None:
+async def test_feedback_failure_gets_an_ephemeral_apology(state: BotState, caplog) -> None:
     bot = MockBot(state=state)
     state.close()  # writes now fail
     view = AnswerView(bot, make_answer())
@@ -443,7 +443,7 @@ async def test_admin_checks_need_a_guild_and_manage_server(bot: MockBot) -> None
         await cog.interaction_check(MockInteraction(channel=MockDMChannel(), permissions=ADMIN_PERMISSIONS))
 
 
-async def test_admin_sets_the_announcement_channel(state: StateDB) -> None:
+async def test_admin_sets_the_announcement_channel(state: BotState) -> None:
     bot = MockBot(state=state)
     cog = AdminCog(bot)
     interaction = MockInteraction(permissions=ADMIN_PERMISSIONS)

@@ -21,8 +21,8 @@ import pytest_asyncio
 
 from bot.client import create_bot
 from bot.runner import RedactToken, configure_discord_endpoints, install_token_redaction
+from bot.state import BotState
 from knowledge.models import Answer
-from knowledge.watch.state import StateDB
 from tests.bot.helpers import make_answer, make_citation
 from tests.fakes.discord_api import (
     ADMIN_ID,
@@ -48,8 +48,8 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-def state(tmp_path) -> StateDB:
-    db = StateDB(tmp_path / "state.sqlite3")
+def state(tmp_path) -> BotState:
+    db = BotState(tmp_path / "state.sqlite3")
     yield db
     db.close()
 
@@ -143,11 +143,13 @@ async def test_mention_reply_follow_up_and_dm(fake: FakeDiscord, make_bot, fixtu
         assert "Lantern-7B" in citations_text(dm_answer)
         assert contexts[-1] is None
 
-        # Plain chatter is left alone.
+        # Plain chatter is left alone: a question sent after it is answered, the chatter never.
         before = len(fake.sent_messages())
-        await fake.inject_message(TEXT_CHANNEL_ID, "PebbleTune is neat")
-        await asyncio.sleep(0.2)
-        assert len(fake.sent_messages()) == before
+        chatter = await fake.inject_message(TEXT_CHANNEL_ID, "PebbleTune is neat")
+        marker = await fake.inject_message(dm, "what did the digests say about Lantern-7B?")
+        await fake.wait_for_message(reply_to(marker["id"]))
+        assert len(fake.sent_messages()) == before + 1
+        assert not any(reply_to(chatter["id"])(m) for m in fake.sent_messages())
     assert unexpected_errors(caplog_errors) == []
 
 

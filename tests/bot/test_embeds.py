@@ -6,10 +6,10 @@ import discord
 import pytest
 
 from bot import embeds
-from bot.cogs.announce import announcement_embed
+from bot.announcements import announcement_embed
 from bot.embeds import NO_MENTIONS, answer_embed, issues_embed, more_embed, paper_embed
 from knowledge.models import IssueSummary
-from knowledge.watch.poller import Announcement
+from knowledge.watch.reports import Announcement
 from tests.bot.helpers import LIMITS, embed_violations, make_answer, make_citation, make_report
 
 HUGE = "word " * 3000  # 15 000 characters

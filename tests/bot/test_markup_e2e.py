@@ -14,8 +14,8 @@ import pytest
 import pytest_asyncio
 
 from bot.client import create_bot
+from bot.state import BotState
 from knowledge.watch.poller import Poller
-from knowledge.watch.state import StateDB
 from tests.bot.announce_helpers import BASE
 from tests.fakes.discord_api import GUILD_ID, FakeDiscord
 from tests.fakes.feed_server import FakeEntry, FakeFeedServer
@@ -38,7 +38,7 @@ def hostile_kb(tmp_path, kb_factory, settings_factory):
             "and reports a large speedup on long documents (<a href='https://arxiv.org/abs/2403.09999'>arXiv</a>).</p>"
         )
         feeds.set_feed("/feed", [FakeEntry(title="Weekly issue 9", link="/p/issue-9", guid="issue-9", published=BASE, content=html)])
-        state = StateDB(settings.state_db)
+        state = BotState(settings.state_db)
         try:
             Poller(kb, state, settings, substack_pace=0).poll_once()  # the first run indexes what exists
         finally:
@@ -62,7 +62,7 @@ def assert_inert(text: str) -> None:
 
 
 async def test_answers_and_paper_cards_show_feed_markup_as_text(fake: FakeDiscord, hostile_kb, settings_factory, tmp_path) -> None:
-    state = StateDB(tmp_path / "bot-state.sqlite3")
+    state = BotState(tmp_path / "bot-state.sqlite3")
     settings = settings_factory(DISCORD_GUILD_ID=str(GUILD_ID), ASK_COOLDOWN_SECONDS="0.001")
     bot = create_bot(settings, hostile_kb, state, None, cogs=("bot.cogs.ask", "bot.cogs.paper"), guild_ready_timeout=0.05)
     try:

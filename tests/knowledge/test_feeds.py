@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from knowledge.clients.feeds import FeedEntry, FeedFetcher, FetchError, canonical_link, parse_feed
+from knowledge.clients.feeds import FeedEntry, FeedFetcher, canonical_link, parse_feed
+from knowledge.clients.http import FetchError
 from tests.fakes.feed_server import FakeEntry, FakeFeedServer
 
 MAY_1 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)

@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from knowledge.clients.feeds import FeedFetcher, FetchError, scrub_text
+from knowledge.clients.feeds import FeedFetcher
+from knowledge.clients.http import FetchError, scrub_text
 from knowledge.config import Settings
 from tests.fakes.feed_server import RSS_TYPE, FakeEntry, FakeFeedServer
 

@@ -49,7 +49,7 @@ def test_changed_document_replaces_its_chunks(kb_factory, tmp_path):
     report = kb.ingest([folder])
     assert (report.added, report.updated) == (0, 1)
     assert kb.store.count_chunks() == before  # replaced, no orphans
-    sections = {c[2]["section"] for c in kb.store.get_chunks(where={"doc_id": "weekly-paper-roundup/2024-3-17-roundup"})}
+    sections = {c.section for c in kb.store.get_chunks(where={"doc_id": "weekly-paper-roundup/2024-3-17-roundup"})}
     assert "Glass Box Probes for Tokenizers" in sections and "Byte-Pair Dropout for Robust Tokenization" not in sections
 
 
@@ -72,7 +72,7 @@ def test_crash_mid_ingest_leaves_nothing_that_looks_complete(kb_factory, tmp_pat
     monkeypatch.setattr(kb.store._docs, "upsert", real_upsert)
     report = kb.ingest([folder])
     assert report.added == 1
-    chunk_ids = [c[0] for c in kb.store.get_chunks(where={"doc_id": "url:https://notes.example.org/p/model-notes-march-2024"})]
+    chunk_ids = [c.chunk_id for c in kb.store.get_chunks(where={"doc_id": "url:https://notes.example.org/p/model-notes-march-2024"})]
     assert len(chunk_ids) == len(set(chunk_ids)) == kb.store.count_chunks()
     assert kb.ask("Lantern-7B rolling attention window").found
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from knowledge.clients.feeds import FeedFetcher, FetchError
+from knowledge.clients.feeds import FeedFetcher
+from knowledge.clients.http import FetchError
 from knowledge.clients.substack import (
     SubstackClient,
     SubstackPost,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from knowledge.ingest.chunking import chunk_document, pack
 from knowledge.models import Document, Section
-from knowledge.search.lexical import LexicalIndex, tokenize
+from knowledge.search.lexical import LexicalIndex
+from knowledge.search.tokenize import tokenize
 from knowledge.text import clean_line, split_sentences
 
 
