@@ -28,7 +28,7 @@ from knowledge.search.store import ChromaStore, ModelMismatch, StoreBusy
 from knowledge.text import content_hash
 from tests.conftest import ARCHIVE, free_port
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def settings_for(data: Path, **env: str) -> Settings:

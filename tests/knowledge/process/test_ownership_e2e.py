@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import ARCHIVE, free_port
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DIGESTBOT = str(REPO / ".venv" / "bin" / "digestbot")
 
 

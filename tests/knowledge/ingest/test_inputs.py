@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from knowledge.config import Settings
 from knowledge.ingest.inputs import ingest_inputs
-from tests.bot.announce_helpers import issue
 from tests.fakes.feed_server import FakePost
+from tests.helpers.feeds import issue
 
 
 def settings_for(kb, **extra) -> Settings:

@@ -25,7 +25,7 @@ from knowledge.process.ownership import OwnerLock, StoreOwned, current_owner
 from knowledge.search.store import ChromaStore
 from tests.conftest import ARCHIVE
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DIM = 8
 
 WRITER = textwrap.dedent(
