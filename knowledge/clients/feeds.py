@@ -31,12 +31,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
-import httpx
 from feedparser.urls import resolve_relative_uris
 
 from knowledge.clients.http import (
-    DEFAULT_MAX_ENCODINGS,
-    DEFAULT_USER_AGENT,
     FetchError,
     SafeHttpClient,
     media_type,
@@ -133,20 +130,10 @@ class FeedFetcher(SafeHttpClient):
         **options: As for :class:`~knowledge.clients.http.SafeHttpClient`.
     """
 
-    def __init__(
-        self,
-        timeout: float = 20.0,
-        max_bytes: int = 5_000_000,
-        max_redirects: int = 5,
-        allow_private: bool = False,
-        user_agent: str = DEFAULT_USER_AGENT,
-        transport: httpx.BaseTransport | None = None,
-        max_entries: int = DEFAULT_MAX_ENTRIES,
-        max_encodings: int = DEFAULT_MAX_ENCODINGS,
-    ) -> None:
+    def __init__(self, *, max_entries: int = DEFAULT_MAX_ENTRIES, **options: Any) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
-        super().__init__(timeout, max_bytes, max_redirects, allow_private, user_agent, transport, max_encodings)
+        super().__init__(**options)
         self.max_entries = max_entries
 
     def fetch(
