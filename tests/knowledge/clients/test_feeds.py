@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from knowledge.clients.feeds import FeedEntry, FeedFetcher, canonical_link, parse_feed
+from knowledge.clients.entries import FeedEntry, canonical_link
+from knowledge.clients.feeds import FeedFetcher, parse_feed
 from knowledge.clients.http import FetchError
 from tests.fakes.feed_server import FakeEntry, FakeFeedServer
 
