@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from knowledge.clients.feeds import FeedEntry, FeedFetcher
+from knowledge.clients.entries import FeedEntry
+from knowledge.clients.feeds import FeedFetcher
 from knowledge.clients.http import FetchError
 from knowledge.clients.substack import SubstackClient, SubstackPost, substack_base_from_url
 from knowledge.config import Settings

@@ -26,7 +26,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from knowledge.clients.feeds import FeedEntry, FeedFetcher, FetchResult
+from knowledge.clients.entries import FeedEntry
+from knowledge.clients.feeds import FeedFetcher, FetchResult
 from knowledge.clients.http import FetchError
 from knowledge.clients.substack import SubstackClient
 from knowledge.config import Settings
