@@ -39,6 +39,7 @@ RARE_DF = 3
 KINDS = ("title", "topic", "sentence", "korean", "keywords", "paraphrase")
 _TEMPLATES_EN = ("What did the digest say about {}?", "{}", "Was there anything on {}?", "Tell me about {}")
 _TEMPLATES_KO = ("{}에 대해 뭐라고 했어?", "{} 관련 내용 알려줘")
+_AUTHORS_OR_LINK = re.compile(r"^\(.*\)$|^https?://\S+$|^#\S", re.DOTALL)
 _GENERIC_HEADING = re.compile(r"^(introduction|summary|footnotes?|notes?|abstract|conclusion|references)$", re.IGNORECASE)
 
 
@@ -145,7 +146,9 @@ def questions_for(section: _Section, rng: random.Random, *, negative: bool, weig
     if len(heading.split()) >= 2:
         template = rng.choice(_TEMPLATES_KO if rng.random() < 0.25 else _TEMPLATES_EN)
         add(template.format(heading), "title")
-    sentences = [s for p in section.text.split("\n\n") for s in split_sentences(p)]
+    # nobody asks by author list or by a bare link: those paragraphs are left out
+    paragraphs = [p for p in section.text.split("\n\n") if not _AUTHORS_OR_LINK.match(p.strip())]
+    sentences = [s for p in paragraphs for s in split_sentences(p)]
     english = [s for s in sentences if not has_hangul(s) and len(s.split()) >= 10 and not s.startswith(("(", "#", "http"))]
     korean = [s for s in sentences if has_hangul(s) and len(s.split()) >= 6]
     if english:
@@ -154,7 +157,7 @@ def questions_for(section: _Section, rng: random.Random, *, negative: bool, weig
     if korean:
         s = rng.choice(korean)
         add(_fragment(rng, s) + "?", "korean", s)
-    keywords = _keywords(rng, section.text, weight)
+    keywords = _keywords(rng, "\n\n".join(paragraphs), weight)
     if keywords:
         add(keywords, "keywords")
     topic = _topic(heading)
@@ -206,7 +209,7 @@ def held_out_questions(
     """
     rng = random.Random(seed)
     mentioned = set(kb.lexical.all_mentioned_ids()) | {r.doc_id.removeprefix("arxiv:") for r in kb._records.values()}
-    headings = {normalise_title(s.heading) for s in _indexed_sections(kb) if len(s.heading.split()) >= 3}
+    headings = sorted({normalise_title(s.heading) for s in _indexed_sections(kb) if s.heading})
     weight = _idf(kb)
     docs = list(held_out)
     rng.shuffle(docs)
@@ -229,7 +232,7 @@ def held_out_questions(
             continue
         if n_neg >= max_negatives:
             continue
-        if normalise_title(doc.title) in headings or any(normalise_title(s.heading) in headings for s in doc.sections):
+        if _names_an_indexed_topic(doc, headings):
             continue
         options = []
         for s in doc.sections:
@@ -239,6 +242,28 @@ def held_out_questions(
             counts[out[-1].kind] += 1
             n_neg += 1
     return out
+
+
+def _names_an_indexed_topic(doc: Document, headings: list[str]) -> bool:
+    """Whether an indexed heading is about the same paper or model as a held-out document.
+
+    Its title nearly equals an indexed heading (a note on the same paper), or its short name
+    ("Qwen2.5-VL" of "Qwen2.5-VL Technical Report", the part before a colon) starts one.
+    """
+    from rapidfuzz import fuzz, process
+
+    for title in {doc.title, *(s.heading for s in doc.sections)}:
+        norm = normalise_title(title)
+        if not norm:
+            continue
+        match = process.extractOne(norm, headings, scorer=fuzz.token_set_ratio, score_cutoff=85)
+        if match is not None:
+            return True
+        short = normalise_title(re.split(r"[:(]", title, maxsplit=1)[0]).split()[:2]
+        name = " ".join(short)
+        if len(name) >= 4 and any(h.startswith(name) or f" {name} " in f" {h} " for h in headings):
+            return True
+    return False
 
 
 def _idf(kb: KnowledgeBase) -> dict[str, float]:

@@ -38,6 +38,8 @@ class Evidence:
     known: float = 0.0  # share of the question's weight the index knows at all
     margin: float = 0.0  # top cosine minus the mean cosine of every candidate
     agree: float = 0.0  # 1 when the dense and lexical sides rank the same section first
+    lead: float = 0.0  # how far the top section's score is ahead of the second's (relative)
+    rare: float = 0.0  # share of the question's two rarest terms' weight the top section contains
 
     def vector(self) -> list[float]:
         """The features in a fixed order (see :data:`FEATURES`)."""
@@ -78,7 +80,16 @@ def gather(sections: list[Hit], hits: list[Hit], terms: QueryTerms) -> Evidence:
         known=terms.known,
         margin=max(h.dense for h in top) - mean_dense,
         agree=1.0 if by_dense.section_key == by_lexical.section_key == first.section_key else 0.0,
+        lead=(first.score - sections[1].score) / first.score if len(sections) > 1 and first.score > 0 else 1.0,
+        rare=_rare_share(first, terms),
     )
+
+
+def _rare_share(hit: Hit, terms: QueryTerms) -> float:
+    """Share of the weight of the question's two rarest terms that the hit's section contains."""
+    rarest = sorted(terms.tokens, key=lambda t: -terms.weights[t])[:2]
+    total = sum(terms.weights[t] for t in rarest)
+    return sum(terms.weights[t] for t in rarest if t in hit.matched) / total if total else 0.0
 
 
 @dataclass(slots=True)
