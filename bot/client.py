@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,6 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.embeds import NO_MENTIONS
+from bot.ratelimit import AskLimiter, UserCooldown
 from bot.state import BotState
 from knowledge import Settings
 
@@ -25,29 +26,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+__all__ = ["AskLimiter", "DigestBot", "ShardedDigestBot", "UserCooldown", "create_bot", "send_ephemeral", "slow_down"]
 
 COGS = ("bot.cogs.ask", "bot.cogs.paper", "bot.cogs.digest", "bot.cogs.admin", "bot.cogs.announce", "bot.cogs.health")
 
 
-class UserCooldown:
-    """At most one question per ``per`` seconds per user."""
-
-    def __init__(self, per: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per = per
-        self.clock = clock
-        self._last: dict[int, float] = {}
-
-    def retry_after(self, user_id: int) -> float:
-        """Seconds to wait; 0 means go ahead (and starts the user's cooldown)."""
-        now = self.clock()
-        last = self._last.get(user_id)
-        if last is not None and now - last < self.per:
-            return self.per - (now - last)
-        self._last[user_id] = now
-        if len(self._last) > 10_000:
-            cutoff = now - self.per
-            self._last = {u: t for u, t in self._last.items() if t >= cutoff}
-        return 0.0
+def slow_down(wait: float) -> str:
+    """The polite refusal of a rate-limited question."""
+    return f"Slow down a little: try again in {max(1, math.ceil(wait - 1e-6))} s."
 
 
 class DigestBotMixin:
@@ -63,7 +49,12 @@ class DigestBotMixin:
         self.kb = kb
         self.state = state
         self.poller = poller
-        self.cooldown = UserCooldown(settings.ask_cooldown_seconds)
+        self.cooldown: AskLimiter = AskLimiter(
+            settings.ask_cooldown_seconds,
+            burst=settings.ask_burst,
+            channel_burst=settings.ask_channel_burst,
+            channel_per=settings.ask_channel_cooldown_seconds,
+        )
         self._cogs = cogs
         self.synced = asyncio.Event()
 
@@ -95,7 +86,7 @@ class DigestBotMixin:
                 return  # the check already told the user why
             text = "Sorry, this command cannot be used here."
         elif isinstance(error, app_commands.CommandOnCooldown):
-            text = f"Slow down a little: try again in {error.retry_after:.0f} s."
+            text = slow_down(error.retry_after)
         else:
             original = getattr(error, "original", error)
             log.error("command %s failed", interaction.command.name if interaction.command else "?", exc_info=original)

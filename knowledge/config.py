@@ -57,6 +57,20 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+def _non_negative(env: dict[str, str], name: str, default: float) -> float:
+    """A number that may be 0 (0 turns the feature off)."""
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more, got {raw!r}")
+    return value
+
+
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raw = _get(env, name)
     if raw is None:
@@ -84,7 +98,11 @@ class Settings:
     allow_private_urls: bool = False
     shard_count: int | None = None
     auto_shard: bool = False
-    ask_cooldown_seconds: float = 5.0
+    ask_cooldown_seconds: float = 5.0  # steady rate per user; 0 turns question rate limits off
+    ask_burst: int = 3  # questions a user may ask at once before the steady rate applies
+    ask_channel_burst: int = 10  # the same for a whole channel
+    ask_channel_cooldown_seconds: float | None = None  # None: ask_cooldown_seconds / 5
+    ask_min_words: int = 12  # in an ask channel, a message this long counts as a question
     http_timeout_seconds: float = 20.0
     max_feed_bytes: int = 5_000_000
     max_feed_entries: int = 200
@@ -126,7 +144,11 @@ class Settings:
             allow_private_urls=_bool(env, "DIGESTBOT_ALLOW_PRIVATE_URLS", False),
             shard_count=_int(env, "DISCORD_SHARD_COUNT", None),
             auto_shard=_bool(env, "DISCORD_AUTO_SHARD", False),
-            ask_cooldown_seconds=_float(env, "ASK_COOLDOWN_SECONDS", 5.0),
+            ask_cooldown_seconds=_non_negative(env, "ASK_COOLDOWN_SECONDS", 5.0),
+            ask_burst=max(1, _int(env, "ASK_BURST", 3) or 1),
+            ask_channel_burst=max(1, _int(env, "ASK_CHANNEL_BURST", 10) or 1),
+            ask_channel_cooldown_seconds=_non_negative(env, "ASK_CHANNEL_COOLDOWN_SECONDS", -1.0) if _get(env, "ASK_CHANNEL_COOLDOWN_SECONDS") else None,
+            ask_min_words=max(1, _int(env, "ASK_MIN_WORDS", 12) or 1),
             http_timeout_seconds=_float(env, "HTTP_TIMEOUT_SECONDS", 20.0),
             max_feed_bytes=_int(env, "MAX_FEED_BYTES", 5_000_000) or 5_000_000,
             max_feed_entries=max(1, _int(env, "MAX_FEED_ENTRIES", 200) or 200),

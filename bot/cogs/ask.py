@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import conversation as convo
-from bot.client import send_ephemeral
+from bot.client import send_ephemeral, slow_down
 from bot.embeds import NO_MENTIONS, answer_embed, more_embed
 from bot.rendering import answer_text
 from knowledge import Answer
@@ -109,9 +109,9 @@ class AskCog(commands.Cog):
         if not question:
             await message.reply("Ask me about a paper or topic, e.g. “what did the digest say about QLoRA?”", mention_author=False, allowed_mentions=NO_MENTIONS)
             return
-        wait = self.bot.cooldown.retry_after(message.author.id)
+        wait = self.bot.cooldown.retry_after(message.author.id, message.channel.id if message.guild else None)
         if wait:
-            await message.reply(f"Slow down a little: try again in {wait:.0f} s.", mention_author=False, allowed_mentions=NO_MENTIONS)
+            await message.reply(slow_down(wait), mention_author=False, allowed_mentions=NO_MENTIONS)
             return
         in_thread = isinstance(message.channel, discord.Thread)
         context = replied_to or (self.threads.get(message.channel.id) if in_thread else None)
@@ -154,9 +154,9 @@ class AskCog(commands.Cog):
     @app_commands.command(name="ask", description="Ask what the digests said about a topic or paper")
     @app_commands.describe(question="For example: what did the digest say about QLoRA?")
     async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 1000]) -> None:
-        wait = self.bot.cooldown.retry_after(interaction.user.id)
+        wait = self.bot.cooldown.retry_after(interaction.user.id, interaction.channel_id if interaction.guild_id else None)
         if wait:
-            await interaction.response.send_message(f"Slow down a little: try again in {wait:.0f} s.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await interaction.response.send_message(slow_down(wait), ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         await interaction.response.defer(thinking=True)
         answer = await self._answer(interaction.user, question, None)
