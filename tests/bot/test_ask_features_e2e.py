@@ -6,7 +6,6 @@ The knowledge base is the session's ``fixture_kb``; the state database is fresh 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -16,7 +15,13 @@ import pytest_asyncio
 
 from bot.client import create_bot
 from bot.state import BotState
-from tests.fakes.discord_api import ADMIN_ID, BOT_ID, GUILD_ID, TEXT_CHANNEL_ID, USER_ID, FakeDiscord, SentMessage
+from tests.fakes.discord_api import (
+    BOT_ID,
+    GUILD_ID,
+    TEXT_CHANNEL_ID,
+    FakeDiscord,
+    SentMessage,
+)
 
 Q = "what did the digest say about PebbleTune?"
 REFUSAL = "Sorry, only members with **Manage Server** can use this command."
