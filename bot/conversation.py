@@ -19,6 +19,28 @@ _FOLLOW_UP_START = re.compile(r"^(and|also|but|what about|how about|then|so|그�
 _ANAPHORA = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|he|she|the paper|the method|the model)\b|그것|이것|그거|이거|거기", re.IGNORECASE)
 
 
+_QUESTION_START = re.compile(
+    r"^(what|whats|what's|why|how|when|where|who|whom|whose|which|is|are|was|were|do|does|did|can|could|should|would|will|"
+    r"has|have|any|anyone|explain|compare|tell me|summari[sz]e)\b"
+    r"|^(뭐|무엇|무슨|어떻게|어떤|어느|왜|언제|어디|누가|누구|몇|혹시)",
+    re.IGNORECASE,
+)
+MIN_QUESTION_WORDS = 12
+
+
+def looks_like_question(text: str, min_words: int = MIN_QUESTION_WORDS) -> bool:
+    """Whether a message in an ask channel is a question to answer.
+
+    A question ends with "?" (or "？"), starts with an English or Korean question word
+    ("what", "how", "is", "can", …; "뭐", "어떻게", "왜", …), or is at least ``min_words``
+    words long. Everything else ("thanks!", "lol") is left alone.
+    """
+    t = text.strip()
+    if not t:
+        return False
+    return t.endswith(("?", "？")) or bool(_QUESTION_START.match(t)) or len(t.split()) >= min_words
+
+
 def is_follow_up(question: str) -> bool:
     """Whether a question leans on the previous one ("and its limitations?")."""
     q = question.strip()

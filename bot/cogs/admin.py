@@ -1,9 +1,10 @@
-"""Admin commands (Manage Server): announcement channel, reindex, watched sources."""
+"""Admin commands (Manage Server): announcement channel, ask channels, answers in threads, the
+gaps report, reindex, watched sources."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
@@ -47,6 +48,33 @@ class AdminCog(commands.Cog):
         await self.bot.run_blocking(self.bot.state.set_announce_channel, interaction.guild_id, channel.id)
         await interaction.response.send_message(f"New digest issues will be announced in {channel.mention}.", ephemeral=True, allowed_mentions=NO_MENTIONS)
 
+    def _settings_changed(self, guild_id: int) -> None:
+        ask = self.bot.get_cog("AskCog")
+        if ask is not None:
+            ask.settings_changed(guild_id)  # type: ignore[attr-defined]
+
+    @admin.command(name="ask-channel", description="Answer every question in this channel without a mention, each in a thread")
+    @app_commands.describe(channel="The channel", state="on: answer questions there; off: only mentions")
+    async def ask_channel(self, interaction: discord.Interaction, channel: discord.TextChannel, state: Literal["on", "off"]) -> None:
+        await self.bot.run_blocking(self.bot.state.set_ask_channel, interaction.guild_id, channel.id, state == "on")
+        self._settings_changed(interaction.guild_id)
+        text = (f"Questions in {channel.mention} will be answered without a mention, each in a thread." if state == "on"
+                else f"{channel.mention} is no longer an ask channel: mention me there to ask.")
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @admin.command(name="threads", description="Answer mentions in a thread opened on the question")
+    async def threads(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
+        await self.bot.run_blocking(self.bot.state.set_guild_flag, interaction.guild_id, "threads", state == "on")
+        self._settings_changed(interaction.guild_id)
+        text = "Answers to mentions will go in a thread on the question." if state == "on" else "Answers to mentions will be replies again."
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @admin.command(name="gaps", description="Questions the archive could not answer and the most downvoted answers")
+    async def gaps(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        report = await self.bot.run_blocking(self.bot.state.gaps, interaction.guild_id, limit=10)
+        await interaction.followup.send(clip(gaps_text(report), 2000), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
     @admin.command(name="reindex", description="Re-embed the whole index with the current model and rebuild the lexical index")
     async def reindex(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True, ephemeral=True)
@@ -78,6 +106,22 @@ class AdminCog(commands.Cog):
         await interaction.response.defer(thinking=True, ephemeral=True)
         lines = await self.bot.run_blocking(self.bot.poller.health_lines)
         await interaction.followup.send(clip("\n".join(map(safe_text, lines)) or "No sources configured.", 2000), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def gaps_text(report: dict[str, list[dict[str, Any]]]) -> str:
+    """The gaps report as Discord text (questions escaped, each clipped)."""
+    lines = ["**Asked but not answered** (confidence none / related)"]
+    for i, row in enumerate(report["unanswered"], 1):
+        lines.append(f"{i}. “{safe_text(clip(row['question'], 150))}” — {row['count']}× ({row['none']} none, {row['related']} related)")
+    if not report["unanswered"]:
+        lines.append("Nothing yet.")
+    lines.append("**Most downvoted**")
+    for i, row in enumerate(report["downvoted"], 1):
+        why = f" — mostly “{row['reason']}”" if row.get("reason") else ""
+        lines.append(f"{i}. “{safe_text(clip(row['question'], 150))}” — {row['count']}× 👎{why}")
+    if not report["downvoted"]:
+        lines.append("Nothing yet.")
+    return "\n".join(lines)
 
 
 async def setup(bot: DigestBot) -> None:

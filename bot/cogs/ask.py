@@ -1,4 +1,12 @@
-"""Asking in chat (mention, reply, DM) and with /ask; "more excerpts" and 👍/👎 buttons."""
+"""Asking in chat (mention, reply, DM, ask channels, the bot's threads) and with /ask;
+"more excerpts" and 👍/👎 buttons (👎 asks what was wrong).
+
+In an ask channel (``/admin ask-channel``) every message that looks like a question
+(:func:`bot.conversation.looks_like_question`) is answered in a thread the bot opens on it;
+with ``/admin threads on`` answers to mentions go in a thread too. Every message in a thread
+the bot opened is a question (a follow-up), no mention needed. A 🤔 reaction shows a
+message-based question is being answered.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +21,8 @@ from discord.ext import commands
 
 from bot import conversation as convo
 from bot.client import send_ephemeral, slow_down
-from bot.embeds import NO_MENTIONS, answer_embed, more_embed
+from bot.embeds import NO_MENTIONS, answer_embed, clip, more_embed
+from bot.feedback import FeedbackModal
 from bot.rendering import answer_text
 from knowledge import Answer
 
@@ -23,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@!?\d+>|<@&\d+>")
 REMEMBERED = 2000
+WORKING = "🤔"
 
 
 class AnswerView(discord.ui.View):
@@ -50,7 +60,13 @@ class AnswerView(discord.ui.View):
 
     @discord.ui.button(emoji="👎", style=discord.ButtonStyle.secondary, custom_id="digestbot:down")
     async def down(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        await self._vote(interaction, "down")
+        if interaction.user.id in self.voted:
+            await interaction.response.send_message("You already rated this answer — thanks!", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        # The modal is the response (at once, well within 3 s); the verdict is stored after it.
+        await interaction.response.send_modal(FeedbackModal(self.bot, self.answer))
+        self.voted.add(interaction.user.id)
+        await self._store(interaction, "down")
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item, /) -> None:
         """A short ephemeral note for the user; the traceback goes to the log."""
@@ -62,6 +78,10 @@ class AnswerView(discord.ui.View):
             await interaction.response.send_message("You already rated this answer — thanks!", ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         self.voted.add(interaction.user.id)
+        await self._store(interaction, verdict)
+        await interaction.response.send_message("Thanks, noted." if verdict == "up" else "Thanks — noted, we'll look into it.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def _store(self, interaction: discord.Interaction, verdict: str) -> None:
         await self.bot.run_blocking(
             self.bot.state.add_feedback,
             user_id=interaction.user.id,
@@ -71,7 +91,6 @@ class AnswerView(discord.ui.View):
             citations=[c.to_json() for c in self.answer.citations],
             verdict=verdict,
         )
-        await interaction.response.send_message("Thanks, noted." if verdict == "up" else "Thanks — noted, we'll look into it.", ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 class AskCog(commands.Cog):
@@ -85,6 +104,8 @@ class AskCog(commands.Cog):
         self.threads: OrderedDict[int, str] = OrderedDict()
         # answer message id / thread id -> the excerpts shown (a follow-up finds new ones)
         self.shown: OrderedDict[int, list[str]] = OrderedDict()
+        self._ask_channel_cache: dict[int, set[int]] = {}
+        self._threads_cache: dict[int, bool] = {}
 
     def _remember(self, store: OrderedDict, key: int, question: str | list[str]) -> None:
         store[key] = question
@@ -95,43 +116,112 @@ class AskCog(commands.Cog):
     async def _answer(self, user: discord.abc.User, question: str, context: str | None, shown: list[str] | None = None) -> Answer:
         return await self.bot.run_blocking(convo.ask, self.bot.kb, question, None, context=context, shown=shown)
 
+    # -- per-guild settings (cached; the admin commands call settings_changed) ----
+    async def _ask_channels(self, guild_id: int) -> set[int]:
+        if guild_id not in self._ask_channel_cache:
+            self._ask_channel_cache[guild_id] = await self.bot.run_blocking(self.bot.state.ask_channels, guild_id)
+        return self._ask_channel_cache[guild_id]
+
+    async def _threads_on(self, guild_id: int) -> bool:
+        if guild_id not in self._threads_cache:
+            self._threads_cache[guild_id] = await self.bot.run_blocking(self.bot.state.guild_flag, guild_id, "threads") is True
+        return self._threads_cache[guild_id]
+
+    def settings_changed(self, guild_id: int) -> None:
+        """Forget the cached ask channels and thread setting of a guild."""
+        self._ask_channel_cache.pop(guild_id, None)
+        self._threads_cache.pop(guild_id, None)
+
+    async def _record(self, user_id: int, guild_id: int | None, channel_id: int | None, answer: Answer) -> None:
+        """Every answered question and its confidence, for ``/admin gaps``."""
+        if answer.error:
+            return
+        try:
+            await self.bot.run_blocking(self.bot.state.record_question, user_id=user_id, guild_id=guild_id, channel_id=channel_id,
+                                        question=answer.question, confidence=answer.confidence)
+        except Exception:
+            log.exception("could not record a question")
+
     # -- chat ----------------------------------------------------------------
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or self.bot.user is None:
             return
         is_dm = message.guild is None
+        channel = message.channel
+        in_thread = isinstance(channel, discord.Thread)
         mentioned = self.bot.user in message.mentions
         replied_to = await self._replied_answer(message)
-        if not (is_dm or mentioned or replied_to is not None):
+        # In a thread the bot opened, questions and follow-ups ("and its limits") need no mention.
+        text = _MENTION.sub(" ", message.content)
+        bot_thread = in_thread and channel.owner_id == self.bot.user.id and (
+            convo.looks_like_question(text, self.bot.settings.ask_min_words) or convo.is_follow_up(text))
+        ask_here = False
+        if not (is_dm or mentioned or replied_to is not None or bot_thread) and message.guild is not None:
+            channels = await self._ask_channels(message.guild.id)
+            in_ask_channel = channel.id in channels or (in_thread and channel.parent_id in channels)
+            ask_here = in_ask_channel and convo.looks_like_question(text, self.bot.settings.ask_min_words)
+        if not (is_dm or mentioned or replied_to is not None or bot_thread or ask_here):
             return
         question = " ".join(_MENTION.sub(" ", message.content).split())
         if not question:
             await message.reply("Ask me about a paper or topic, e.g. “what did the digest say about QLoRA?”", mention_author=False, allowed_mentions=NO_MENTIONS)
             return
-        wait = self.bot.cooldown.retry_after(message.author.id, message.channel.id if message.guild else None)
+        wait = self.bot.cooldown.retry_after(message.author.id, channel.id if message.guild else None)
         if wait:
             await message.reply(slow_down(wait), mention_author=False, allowed_mentions=NO_MENTIONS)
             return
-        in_thread = isinstance(message.channel, discord.Thread)
-        context = replied_to or (self.threads.get(message.channel.id) if in_thread else None)
+        context = replied_to or (self.threads.get(channel.id) if in_thread else None)
         ref_id = message.reference.message_id if message.reference else None
-        shown = self.shown.get(ref_id) if replied_to and ref_id else (self.shown.get(message.channel.id) if in_thread else None)
+        shown = self.shown.get(ref_id) if replied_to and ref_id else (self.shown.get(channel.id) if in_thread else None)
+        open_thread = not in_thread and message.guild is not None and replied_to is None and (
+            ask_here or (mentioned and await self._threads_on(message.guild.id)))
+        reacted = await self._react(message, add=True)
         try:
-            async with message.channel.typing():
-                answer = await self._answer(message.author, question, context, shown)
-        except Exception:
-            log.exception("answering a chat message failed")
-            await message.reply("Sorry, something went wrong while answering. The error has been logged.", mention_author=False, allowed_mentions=NO_MENTIONS)
-            return
-        sent = await message.reply(embed=answer_embed(answer), view=AnswerView(self.bot, answer), mention_author=False, allowed_mentions=NO_MENTIONS)
+            try:
+                async with channel.typing():
+                    answer = await self._answer(message.author, question, context, shown)
+            except Exception:
+                log.exception("answering a chat message failed")
+                await message.reply("Sorry, something went wrong while answering. The error has been logged.", mention_author=False, allowed_mentions=NO_MENTIONS)
+                return
+            thread = await self._open_thread(message, question) if open_thread else None
+            if thread is not None:
+                sent = await thread.send(embed=answer_embed(answer), view=AnswerView(self.bot, answer), allowed_mentions=NO_MENTIONS)
+            else:
+                sent = await message.reply(embed=answer_embed(answer), view=AnswerView(self.bot, answer), mention_author=False, allowed_mentions=NO_MENTIONS)
+        finally:
+            if reacted:
+                await self._react(message, add=False)
+        await self._record(message.author.id, message.guild.id if message.guild else None, channel.id, answer)
         asked = f"{context} {question}" if context and convo.is_follow_up(question) else question
         self._remember(self.questions, sent.id, asked)
         excerpts = [c.excerpt for c in answer.citations]
         self._remember(self.shown, sent.id, excerpts)
-        if in_thread:
-            self._remember(self.threads, message.channel.id, asked)
-            self._remember(self.shown, message.channel.id, excerpts)
+        thread_id = thread.id if thread is not None else (channel.id if in_thread else None)
+        if thread_id is not None:
+            self._remember(self.threads, thread_id, asked)
+            self._remember(self.shown, thread_id, excerpts)
+
+    async def _react(self, message: discord.Message, *, add: bool) -> bool:
+        """Add or remove the 🤔 working indicator; a missing permission is not an error."""
+        try:
+            if add:
+                await message.add_reaction(WORKING)
+            else:
+                await message.remove_reaction(WORKING, self.bot.user)
+        except discord.HTTPException as exc:
+            log.info("could not %s the working reaction: %s", "add" if add else "remove", exc)
+            return False
+        return True
+
+    async def _open_thread(self, message: discord.Message, question: str) -> discord.Thread | None:
+        """A thread on the question for its answer (None when it cannot be opened: reply instead)."""
+        try:
+            return await message.create_thread(name=clip(question, 100), auto_archive_duration=1440)
+        except (discord.HTTPException, ValueError) as exc:
+            log.info("could not open a thread on message %s: %s", message.id, exc)
+            return None
 
     async def _replied_answer(self, message: discord.Message) -> str | None:
         """The question behind the bot answer this message replies to, if any."""
@@ -161,6 +251,7 @@ class AskCog(commands.Cog):
         await interaction.response.defer(thinking=True)
         answer = await self._answer(interaction.user, question, None)
         await interaction.followup.send(embed=answer_embed(answer), view=AnswerView(self.bot, answer), allowed_mentions=NO_MENTIONS)
+        await self._record(interaction.user.id, interaction.guild_id, interaction.channel_id, answer)
 
 
 async def setup(bot: DigestBot) -> None:

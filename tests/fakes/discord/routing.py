@@ -120,12 +120,17 @@ class RoutingMixin(FakeDiscordBase):
             (
                 "PUT",
                 rf"/channels/(?P<channel_id>{snow})/messages/(?P<message_id>{snow})/reactions/(?P<emoji>[^/]+)/@me",
-                self._r_no_content,
+                self._r_add_reaction,  # rest_threads.py
             ),
             (
                 "DELETE",
                 rf"/channels/(?P<channel_id>{snow})/messages/(?P<message_id>{snow})/reactions/(?P<emoji>[^/]+)/(?P<user>@me|{snow})",
-                self._r_no_content,
+                self._r_remove_reaction,  # rest_threads.py
+            ),
+            (
+                "POST",
+                rf"/channels/(?P<channel_id>{snow})/messages/(?P<message_id>{snow})/threads",
+                self._r_start_thread,  # rest_threads.py
             ),
             (
                 "DELETE",

@@ -41,6 +41,7 @@ from .recording import RecordingMixin
 from .rest_channels import ChannelRoutesMixin
 from .rest_guilds import GuildRoutesMixin
 from .rest_interactions import InteractionRoutesMixin
+from .rest_threads import ThreadRoutesMixin
 from .routing import RoutingMixin
 from .state import StateMixin
 
@@ -54,6 +55,7 @@ class FakeDiscord(
     GuildRoutesMixin,
     ChannelRoutesMixin,
     InteractionRoutesMixin,
+    ThreadRoutesMixin,
     OptionsMixin,
     InjectMixin,
 ):
