@@ -88,7 +88,7 @@ def test_the_chats_first_screen_says_how_to_ingest(chat):
 def test_an_ingest_from_another_shell_is_run_by_the_chat_which_keeps_answering(chat, tmp_path):
     running, env, _ = chat
     running.say("what did the roundup say about quiet gradients?")
-    running.wait_for("The archive has nothing on")  # empty so far: the chat's store is open and read
+    running.wait_for("I found nothing in the archive about")  # empty so far: the chat's store is open and read
     # a second shell, in another directory: relative paths mean what they mean there
     (tmp_path / "archive").symlink_to(ARCHIVE)
     done = digestbot(env, tmp_path, "ingest", "--json", "archive", "missing-folder")
@@ -97,7 +97,7 @@ def test_an_ingest_from_another_shell_is_run_by_the_chat_which_keeps_answering(c
     assert f"digestbot chat (pid {running.proc.pid}) owns the embedded store; it runs this ingest" in done.stderr
     assert report["added"] == 9 and report["chunks_embedded"] > 0 and report["failed"] == 1
     assert report["failures"] == [{"source": "missing-folder", "reason": "no such file or folder"}]
-    assert set(report) == {"added", "updated", "unchanged", "failed", "chunks_embedded", "seconds", "failures", "doc_ids"}
+    assert set(report) == {"added", "updated", "unchanged", "failed", "chunks_embedded", "seconds", "failures", "doc_ids", "duplicates", "documents"}
     # the summary lines are the ones a local ingest prints
     again = digestbot(env, tmp_path, "ingest", "archive")
     assert again.returncode == 0

@@ -73,7 +73,7 @@ def test_answers_like_the_knowledge_base_in_this_process(served, fixture_kb):
     # progress callbacks run here, in order, one per document
     assert [p[0] for p in progress] == list(range(1, report.added + 1))
     assert all(p[1] == report.added for p in progress)
-    question = "what did the roundup say about quiet gradients?"
+    question = "what did the digest say about PebbleTune?"
     remote, local = kp.ask(question), fixture_kb.ask(question)
     assert remote.found and remote.found == local.found
     assert [(c.title, c.section) for c in remote.citations] == [(c.title, c.section) for c in local.citations]
@@ -155,10 +155,10 @@ def test_a_call_that_takes_too_long_is_given_up_and_the_next_one_works(served):
     kp.call_timeout = 0.0001
     try:
         with pytest.raises(KnowledgeUnavailable, match="did not answer ask"):
-            kp.ask("what did the roundup say about quiet gradients?")
+            kp.ask("what did the digest say about PebbleTune?")
     finally:
         kp.call_timeout = 120.0
-    assert kp.ask("what did the roundup say about quiet gradients?").found
+    assert kp.ask("what did the digest say about PebbleTune?").found
 
 
 def test_questions_are_answered_while_an_ingest_runs(served):
@@ -169,7 +169,7 @@ def test_questions_are_answered_while_an_ingest_runs(served):
     writer.start()
     answers = []
     while writer.is_alive() and len(answers) < 50:
-        answers.append(kp.ask("what did the roundup say about quiet gradients?"))
+        answers.append(kp.ask("what did the digest say about PebbleTune?"))
     writer.join(120)
     assert result["report"].added == 60
     assert answers and all(a.found for a in answers)
