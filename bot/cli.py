@@ -1,4 +1,4 @@
-"""The ``digestbot`` command line: ingest, ask, paper, poll, stats, eval, chat, run, health.
+"""The ``digestbot`` command line: ingest, ask, paper, poll, stats, eval, chat, run, health, gaps.
 
 Progress goes to stderr, results to stdout. ``--json`` prints the contracts in
 ``design.md``. Exit status 2 means the input itself was wrong (for example an
@@ -25,6 +25,7 @@ from bot.commands import (
     cmd_run,
     cmd_stats,
 )
+from bot.gaps import cmd_gaps
 from bot.health import MAX_AGE_SECONDS
 from knowledge import Settings
 
@@ -96,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("health", help="exit 0 when the running bot reported itself healthy recently (Docker healthcheck)")
     p.add_argument("--max-age", type=float, default=MAX_AGE_SECONDS, help=f"seconds a report stays valid (default {MAX_AGE_SECONDS:.0f})")
     p.set_defaults(func=cmd_health)
+
+    p = sub.add_parser("gaps", help="questions the archive could not answer and the most downvoted answers")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--csv", action="store_true", help="export as CSV (kind, question, count, none, related, reason)")
+    out.add_argument("--json", action="store_true", help="JSON Lines, one row a question")
+    p.add_argument("--guild", type=int, help="only this guild's questions")
+    p.add_argument("--limit", type=int, default=50, help="at most this many questions of each kind (default 50)")
+    p.set_defaults(func=cmd_gaps)
     return parser
 
 
