@@ -61,6 +61,11 @@ Behaviour worth knowing
 * :meth:`FakeDiscord.fail_sends` makes message sends to a channel answer 403 (Missing
   Permissions), 400 (Invalid Form Body), 5xx (any status), switchable at run time. discord.py
   retries 500/502/504 itself for ~16 s before raising; 503 is raised at once.
+* ``POST /channels/{id}/messages/{id}/threads`` (``Message.create_thread``) opens a public
+  thread whose id is the message's, owned by the bot, and dispatches ``THREAD_CREATE``;
+  :meth:`FakeDiscord.threads` lists them and messages injected into the thread id are guild
+  messages in it. The bot's reaction ``PUT``/``DELETE`` are recorded in
+  :attr:`FakeDiscord.reaction_log` (:meth:`FakeDiscord.bot_reactions`: the current ones).
 * JSON responses are sent with ``Content-Type: application/json`` exactly: discord.py
   only decodes JSON when the header is exactly that (aiohttp's ``json_response``
   adds ``; charset=utf-8`` and would make discord.py see a plain string).

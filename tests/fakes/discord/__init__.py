@@ -8,7 +8,8 @@
 * :mod:`.gateway` -- websocket connections, sessions and dispatch.
 * :mod:`.messages` -- message building, echoes and validation.
 * :mod:`.routing` -- the REST route table and request plumbing.
-* :mod:`.rest_guilds`, :mod:`.rest_channels`, :mod:`.rest_interactions` -- route handlers.
+* :mod:`.rest_guilds`, :mod:`.rest_channels`, :mod:`.rest_interactions`, :mod:`.rest_threads`
+  (threads started on a message, the bot's reactions) -- route handlers.
 * :mod:`.options`, :mod:`.inject` -- building and injecting user activity.
 * :mod:`.server` -- :class:`FakeDiscord` itself (lifecycle, discord.py patch, faults).
 
