@@ -140,6 +140,7 @@ async def test_ask_channel_answers_questions_in_threads_and_ignores_chatter(fake
         second = await fake.wait_for_message(reply_to(follow["id"]))
         assert second.channel_id == int(thread["id"]) and "PebbleTune" in second.embeds[0]["description"]
         assert_pings_nobody(second)
+        thanks = await fake.inject_message(int(thread["id"]), "thanks!")  # not a question: left alone
 
         # Chatter in the ask channel is ignored; a question sent after it is answered, the chatter never.
         before = len(fake.sent_messages())
@@ -149,6 +150,7 @@ async def test_ask_channel_answers_questions_in_threads_and_ignores_chatter(fake
         assert len(fake.sent_messages()) == before + 1
         assert not fake.threads() or all(t["id"] != chatter["id"] for t in fake.threads())
         assert fake.bot_reactions(chatter["id"]) == [] and not [e for e in fake.reaction_log if e[1] == int(chatter["id"])]
+        assert not any(reply_to(thanks["id"])(m) for m in fake.sent_messages())
 
         # Off again: a plain question is left alone.
         await set_admin(fake, "ask-channel", {"channel": TEXT_CHANNEL_ID, "state": "off"})
