@@ -320,9 +320,9 @@ async def test_thumbs_up_and_down_store_feedback(state: BotState) -> None:
     assert rows[0]["question"] == answer.question and rows[0]["answer"] == answer.answer
     cited = json.loads(rows[0]["citations"])
     assert [c["rank"] for c in cited] == [1, 2] and cited[0]["digest"] == "Weekly Paper Roundup"
-    for i in (interaction, other):
-        assert i.response.send_message.await_args.kwargs["ephemeral"] is True
-        assert_no_pings(send_calls(i))
+    assert interaction.response.send_message.await_args.kwargs["ephemeral"] is True
+    assert_no_pings(send_calls(interaction))
+    other.response.send_modal.assert_awaited_once()  # 👎 asks what was wrong
     bot.run_blocking.assert_awaited()  # the SQLite write ran in a thread
 
 
