@@ -52,10 +52,16 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{owner.label} owns the embedded store; it runs this ingest", file=sys.stderr)
         report = ingest_through_owner(owner, list(args.inputs), digest=args.digest, progress=progress_bar())
     else:
-        from knowledge import ingest_inputs
+        from knowledge import IngestReport, ingest_inputs, precheck_inputs
 
-        kb = open_kb(settings)
-        report = ingest_inputs(kb, args.inputs, digest=args.digest, progress=progress_bar(), settings=settings)
+        inputs, refused = precheck_inputs(list(args.inputs))  # refused before the model loads
+        if inputs:
+            kb = open_kb(settings)
+            report = ingest_inputs(kb, inputs, digest=args.digest, progress=progress_bar(), settings=settings)
+        else:
+            report = IngestReport()
+        report.failed += len(refused)
+        report.failures.extend(refused)
     if args.json:
         print_json(report.to_json())
     else:

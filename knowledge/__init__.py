@@ -54,6 +54,7 @@ _EXPORTS: dict[str, str] = {
     "parse_arxiv_id": "knowledge.clients.arxiv_ids",
     # ingest and store ownership
     "ingest_inputs": "knowledge.ingest.inputs",
+    "precheck_inputs": "knowledge.ingest.precheck",
     "SINGLE_PROCESS_NOTE": "knowledge.process.ownership",
     "claim_store": "knowledge.process.ownership",
     "current_owner": "knowledge.process.ownership",
@@ -106,6 +107,7 @@ __all__ = [
     "current_owner",
     "format_table",
     "ingest_inputs",
+    "precheck_inputs",
     "ingest_through_owner",
     "load_questions",
     "open_in_process",
@@ -140,6 +142,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from knowledge.evaluation.questions import format_table, load_questions, run_eval
     from knowledge.facade import MAX_QUESTION_CHARS, KnowledgeBase
     from knowledge.ingest.inputs import ingest_inputs
+    from knowledge.ingest.precheck import precheck_inputs
     from knowledge.interface import Knowledge, Progress
     from knowledge.models import (
         Answer,

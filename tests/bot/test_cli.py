@@ -101,3 +101,15 @@ def test_bad_setting_is_a_clear_error(env, capsys, monkeypatch):
     monkeypatch.setenv("POLL_MINUTES", "soon")
     code, _, err = run(capsys, "stats")
     assert code == 2 and "POLL_MINUTES" in err
+
+
+def test_unsupported_files_are_refused_before_the_model_loads(env, capsys, monkeypatch):
+    (env / "notes.pdf").write_bytes(b"%PDF-1.4")
+
+    def no_model(settings):  # noqa: ANN001, ANN202
+        raise AssertionError("the knowledge base (and its model) must not be opened")
+
+    monkeypatch.setattr("bot.commands.open_kb", no_model)
+    code, out, _ = run(capsys, "ingest", "notes.pdf", "missing-folder")
+    assert code == 1
+    assert "unsupported file type .pdf" in out and "missing-folder: no such file or folder" in out
