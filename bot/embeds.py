@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit
 
 import discord
 
-from bot.rendering import answer_text, authors_line, trim
+from bot.rendering import answer_text, authors_line, trim, unknown_paper_line
 from knowledge import Answer, Citation, IssueSummary, PaperReport
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -186,8 +186,8 @@ def paper_embed(report: PaperReport) -> discord.Embed:
         lines.append("")
         lines.append(safe_text(trim(p.abstract, 700)))
     if not report.found:
-        lines.append("This paper is not in the index, and arXiv could not be asked." if report.lookup_error else "No paper with this ID is known here or on arXiv.")
-    if report.lookup_error:
+        lines.append(safe_text(clip(unknown_paper_line(report), 400)))
+    elif report.lookup_error:
         lines.append(f"\n*{safe_text(clip(report.lookup_error, 300))} — showing what is known locally.*")
     embed.description = clip("\n".join(lines), DESCRIPTION_MAX)
     if report.mentions:

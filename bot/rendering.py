@@ -40,6 +40,13 @@ def mention_lines(mentions: list[Citation], limit: int | None = None) -> list[st
     return lines
 
 
+def unknown_paper_line(report: PaperReport) -> str:
+    """What a card says of a paper nobody knows: with the lookup's failure, said once."""
+    if report.lookup_error:
+        return f"This paper is not in the index, and arXiv could not be asked ({report.lookup_error})."
+    return "No paper with this ID is known here or on arXiv."
+
+
 def paper_card_text(report: PaperReport) -> str:
     """A compact card: title, authors, date, links, trimmed abstract, then the mentions."""
     p = report.paper
@@ -58,8 +65,8 @@ def paper_card_text(report: PaperReport) -> str:
         lines.append(f"arXiv:{report.arxiv_id}")
         lines.append(f"<https://arxiv.org/abs/{report.arxiv_id}>")
         if not report.found:
-            lines.append("This paper is not in the index, and arXiv could not be asked." if report.lookup_error else "No paper with this ID is known here or on arXiv.")
-    if report.lookup_error:
+            lines.append(unknown_paper_line(report))
+    if report.lookup_error and report.found:
         lines.append(f"(note: {report.lookup_error}; showing what is known locally)")
     lines.append("")
     if report.mentions:

@@ -229,6 +229,9 @@ class ArxivClient:
             except httpx.TimeoutException:
                 reason = f"timed out after {self.timeout:g} s"
                 continue
+            except (httpx.ConnectError, httpx.UnsupportedProtocol) as exc:
+                # no DNS answer or nobody listening: offline, and retrying will not change that
+                raise ArxivUnavailable(f"cannot reach {self.base_url} ({type(exc).__name__})") from exc
             except httpx.HTTPError as exc:
                 reason = f"cannot reach {self.base_url} ({type(exc).__name__})"
                 continue

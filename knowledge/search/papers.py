@@ -62,7 +62,7 @@ class PaperLookup:
                 fetched = self.arxiv.fetch(arxiv_id)
             except ArxivUnavailable as exc:
                 lookup_error = f"arXiv lookup failed: {exc}"
-                log.warning("arXiv lookup for %s failed: %s", arxiv_id, exc)
+                log.info("arXiv lookup for %s failed: %s", arxiv_id, exc)  # the card says so, once
             else:
                 if fetched is not None:
                     paper = fetched

@@ -43,3 +43,14 @@ def test_bold_escapes_markup_and_citation_line_hides_previews():
     assert bold("a*b snake_case and PebbleTune", ["PebbleTune"]) == "a\\*b snake\\_case and **PebbleTune**"
     line = citation_line(_citation(1, "Model Notes", "PebbleTune"))
     assert line.endswith("· <https://1.example.org/p>") and "§ PebbleTune" in line
+
+
+def test_an_offline_lookup_is_said_once_on_the_card():
+    from bot.rendering import paper_card_text
+    from knowledge import PaperReport
+
+    report = PaperReport(arxiv_id="2401.00001", found=False, paper=None, mentions=[],
+                         lookup_error="arXiv lookup failed: cannot reach http://127.0.0.1:9/api/query (ConnectError)")
+    card = paper_card_text(report)
+    assert card.count("cannot reach") == 1
+    assert "arXiv could not be asked" in card

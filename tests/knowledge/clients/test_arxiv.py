@@ -137,9 +137,11 @@ def test_slow_api_times_out_and_says_so(api):
         client(api.url, FakeClock(), timeout=0.2).fetch("2305.14314")
 
 
-def test_offline_is_a_clear_error():
+def test_offline_is_a_clear_error_at_once():
+    clock = FakeClock()
     with pytest.raises(ArxivUnavailable, match="cannot reach"):
-        client(f"http://127.0.0.1:{free_port()}/api/query", FakeClock()).fetch("2305.14314")
+        client(f"http://127.0.0.1:{free_port()}/api/query", clock).fetch("2305.14314")
+    assert clock.sleeps == []  # nobody listening: no backoff, no retries
 
 
 def test_malformed_answer_is_not_a_crash(api):
