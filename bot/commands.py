@@ -25,22 +25,32 @@ def open_kb(settings: Settings) -> Knowledge:  # KnowledgeBase imported lazily: 
     return KnowledgeBase(settings)
 
 
-def progress_bar(total_hint: str = "documents"):  # noqa: ANN202
+def progress_bar(unit: str = "chunk"):  # noqa: ANN202
+    """A progress callback for ingests: chunks embedded, with tqdm's rate and ETA, on stderr."""
     from tqdm import tqdm
 
     bar = None
 
     def update(done: int, total: int, label: str) -> None:
         nonlocal bar
+        update.seen = (done, total)  # type: ignore[attr-defined]
         if bar is None:
-            bar = tqdm(total=total, unit="doc", file=sys.stderr, disable=None, desc="indexing")
-        bar.n = done
+            bar = tqdm(total=total, unit=unit, file=sys.stderr, disable=None, desc="embedding", smoothing=0.1)
+        bar.update(done - bar.n)
         bar.set_postfix_str(label[:40], refresh=False)
-        bar.refresh()
         if done >= total:
             bar.close()
 
+    update.seen = (0, 0)  # type: ignore[attr-defined]
     return update
+
+
+def interrupted_note(progress) -> str:  # noqa: ANN001
+    """What Ctrl-C during an ingest kept, and how to finish."""
+    done, total = progress.seen
+    so_far = f"after {done} of {total} chunks; " if total else ""
+    return (f"interrupted {so_far}every document written so far is kept (a half-written one is not cited). "
+            "Run the same command again to finish: unchanged documents are skipped.")
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -57,7 +67,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         inputs, refused = precheck_inputs(list(args.inputs))  # refused before the model loads
         if inputs:
             kb = open_kb(settings)
-            report = ingest_inputs(kb, inputs, digest=args.digest, progress=progress_bar(), settings=settings)
+            progress = progress_bar()
+            try:
+                report = ingest_inputs(kb, inputs, digest=args.digest, progress=progress, settings=settings)
+            except KeyboardInterrupt:
+                print(f"\n{interrupted_note(progress)}", file=sys.stderr)
+                return 130
         else:
             report = IngestReport()
         report.failed += len(refused)
@@ -184,7 +199,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.chroma_host:
         refuse_if_owned(settings.data_dir, "reindex")
     kb = KnowledgeBase(settings, rebuild=True)
-    n = kb.reindex(progress=progress_bar())
+    n = kb.reindex(progress=progress_bar(unit="doc"))
     print(f"re-embedded {n} chunks with {kb.embedder.name}")
     return 0
 

@@ -69,7 +69,8 @@ class IngestWriter:
         Args:
             inputs: Files and folders.
             digest: Digest name for every document (overrides the folder/domain guess).
-            progress: Called as ``progress(done, total, label)``.
+            progress: Called as ``progress(chunks_embedded, chunks_total, label)`` (documents kept
+                as they are written: an interrupted ingest keeps what was written).
 
         Raises:
             StoreBusy: Another process is writing to the same store.
@@ -129,15 +130,25 @@ class IngestWriter:
         return report
 
     def _write(self, pending: list[_Pending], report: IngestReport, progress: Progress | None, *, replacing: set[str]) -> None:
-        total = len(pending)
-        done = 0
-        batch: list[tuple[_Pending, list]] = []
-        batch_chunks = 0
+        """Chunk, embed and store the pending documents; progress counts chunks embedded."""
         count = self.embedder.count_tokens
         window = self.embedder.max_tokens
+        chunked: list[tuple[_Pending, list]] = []
+        for item in pending:
+            chunks = chunk_document(item.doc, count, window, target_tokens=TARGET_CHUNK_TOKENS)
+            if chunks:
+                chunked.append((item, chunks))
+            else:
+                report.failed += 1
+                report.failures.append((item.doc.source, "no text to index"))
+        total = sum(len(chunks) for _, chunks in chunked)
+        done = 0
+        if progress and total:
+            progress(0, total, "embedding")
+        batch: list[tuple[_Pending, list]] = []
 
         def flush() -> None:
-            nonlocal batch, batch_chunks, done
+            nonlocal batch, done
             if not batch:
                 return
             texts = [
@@ -169,21 +180,18 @@ class IngestWriter:
                     report.added += 1
                 else:
                     report.updated += 1
-                done += 1
+                done += len(chunks)
                 if progress:
                     progress(done, total, item.doc.title)
-            batch, batch_chunks = [], 0
+            batch = []
 
-        for item in pending:
-            chunks = chunk_document(item.doc, count, window, target_tokens=TARGET_CHUNK_TOKENS)
-            if not chunks:
-                report.failed += 1
-                report.failures.append((item.doc.source, "no text to index"))
-                continue
+        batch_chunks = 0
+        for item, chunks in chunked:
             batch.append((item, chunks))
             batch_chunks += len(chunks)
             if batch_chunks >= EMBED_BATCH_CHUNKS:
                 flush()
+                batch_chunks = 0
         flush()
 
     def delete_document(self, doc_id: str) -> None:

@@ -113,3 +113,17 @@ def test_unsupported_files_are_refused_before_the_model_loads(env, capsys, monke
     code, out, _ = run(capsys, "ingest", "notes.pdf", "missing-folder")
     assert code == 1
     assert "unsupported file type .pdf" in out and "missing-folder: no such file or folder" in out
+
+
+def test_ctrl_c_during_an_ingest_says_what_was_kept(env, capsys, monkeypatch):
+    def interrupted(kb, inputs, *, progress, **_):  # noqa: ANN001, ANN202
+        progress(0, 20, "embedding")
+        progress(8, 20, "first issue")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("knowledge.ingest_inputs", interrupted)
+    monkeypatch.setattr("bot.commands.open_kb", lambda settings: object())
+    code, _, err = run(capsys, "ingest", str(env))
+    assert code == 130
+    assert "interrupted after 8 of 20 chunks" in err and "every document written so far is kept" in err
+    assert "Run the same command again to finish" in err

@@ -70,9 +70,11 @@ def served(tmp_path_factory):
 def test_answers_like_the_knowledge_base_in_this_process(served, fixture_kb):
     kp, report, progress = served
     assert report.added == fixture_kb.stats().documents and report.chunks_embedded > 0
-    # progress callbacks run here, in order, one per document
-    assert [p[0] for p in progress] == list(range(1, report.added + 1))
-    assert all(p[1] == report.added for p in progress)
+    # progress callbacks run here, in order: chunks embedded, from 0 to the total, one step per document
+    done = [p[0] for p in progress]
+    assert done[0] == 0 and done == sorted(done) and done[-1] == report.chunks_embedded
+    assert len(progress) == report.added + 1
+    assert all(p[1] == report.chunks_embedded for p in progress)
     question = "what did the digest say about PebbleTune?"
     remote, local = kp.ask(question), fixture_kb.ask(question)
     assert remote.found and remote.found == local.found
@@ -185,7 +187,7 @@ def test_a_dead_child_fails_its_calls_and_the_next_call_starts_a_new_one(tmp_pat
 
         def ingest() -> None:
             try:
-                kp.ingest_documents(docs, progress=lambda *_: written.set())
+                kp.ingest_documents(docs, progress=lambda done, *_: done and written.set())
             except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
                 failure.append(exc)
 
