@@ -8,6 +8,7 @@ and a ``digestbot ingest`` from another shell hands its work to the chat over a 
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 import sys
 from typing import TYPE_CHECKING, TextIO
@@ -91,6 +92,7 @@ def _converse(kb, stdin: TextIO, out: TextIO, *, owner: bool) -> int:  # noqa: A
     print(HELP, file=out)
     state = convo.Conversation()
     interactive = stdin.isatty()
+    console = terminal_console(out) if interactive else None
     while True:
         if interactive:
             out.write("\n> ")
@@ -103,9 +105,48 @@ def _converse(kb, stdin: TextIO, out: TextIO, *, owner: bool) -> int:  # noqa: A
             continue
         if text in ("/quit", "/exit"):
             break
-        print(handle_line(kb, state, text), file=out)
+        if console is None:
+            print(handle_line(kb, state, text), file=out)
+        else:
+            # the spinner owns the line while the answer is prepared: text typed ahead
+            # never lands on the answer's line (it is read as the next question)
+            with console.status("thinking…"):
+                shown = handle_line(kb, state, text)
+            console.print(terminal_text(shown))
         out.flush()
     return 0
+
+
+def terminal_console(out: TextIO):  # noqa: ANN201 - rich.console.Console
+    """A rich console for a terminal (plain output elsewhere: pipes, files)."""
+    from rich.console import Console
+
+    return Console(file=out, highlight=False, soft_wrap=True)
+
+
+_MARKUP = re.compile(r"\*\*(?P<bold>.+?)\*\*|(?<![\w*])\*(?P<em>[^*\n]+?)\*(?![\w*])|<(?P<link>https?://[^>\s]+)>")
+
+
+def terminal_text(text: str):  # noqa: ANN201 - rich.text.Text
+    """The bot's Discord-flavoured answer for a terminal: bold, italics and clickable links, no raw ``**``."""
+    from rich.text import Text
+
+    out = Text()
+    for line in text.split("\n"):
+        pos = 0
+        for m in _MARKUP.finditer(line):
+            out.append(line[pos : m.start()].replace("\\*", "*").replace("\\_", "_"))
+            if m["bold"] is not None:
+                out.append(m["bold"].replace("\\*", "*"), style="bold")
+            elif m["em"] is not None:
+                out.append(m["em"], style="italic")
+            else:
+                out.append(m["link"], style=f"link {m['link']} underline")
+            pos = m.end()
+        out.append(line[pos:].replace("\\*", "*").replace("\\_", "_"))
+        out.append("\n")
+    out.rstrip()
+    return out
 
 
 def _ingest(kb, arg: str) -> str:  # noqa: ANN001
@@ -118,10 +159,15 @@ def _ingest(kb, arg: str) -> str:  # noqa: ANN001
         return f"Could not read those paths: {exc}"
     if not inputs:
         return "Usage: /ingest PATH_OR_URL...  (files, folders, feed or Substack URLs)"
+    progress = progress_bar()
     try:
-        report = ingest_inputs(kb, inputs, progress=progress_bar(), settings=kb.settings)
+        report = ingest_inputs(kb, inputs, progress=progress, settings=kb.settings)
     except StoreError as exc:
         return f"Could not ingest: {exc}"
+    except KeyboardInterrupt:
+        from bot.commands import interrupted_note
+
+        return interrupted_note(progress).replace("Run the same command", "Run the same /ingest")
     return ingest_summary(report)
 
 
