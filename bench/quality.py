@@ -115,7 +115,8 @@ def calibrate(results: list) -> object:
 
 
 def report_lines(name: str, by_mode: dict[str, list]) -> list[str]:
-    from knowledge.evaluation.generated import KINDS, GeneratedReport
+    from knowledge.evaluation.generated import KINDS
+    from knowledge.evaluation.judging import GeneratedReport
 
     lines = [f"## {name}", "", "| mode | half | positives | negatives | recall@5 | " + " | ".join(f"r@5 {k}" for k in KINDS)
              + " | found precision | found recall | negatives found |", "|" + "---|" * (9 + len(KINDS) - 2)]
@@ -145,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     offline_env()
     setup_logging()
     from knowledge.embeddings import set_threads
-    from knowledge.evaluation.generated import ask_all, held_out_questions, positives
+    from knowledge.evaluation.generated import held_out_questions, positives
+    from knowledge.evaluation.judging import ask_all
     from knowledge.search.confidence import Calibration
 
     set_threads(1)

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from knowledge.evaluation.generated import (
-    GeneratedReport,
-    ask_all,
-    half_of,
-    held_out_questions,
-    positives,
-)
+from knowledge.evaluation.generated import half_of, held_out_questions, positives
+from knowledge.evaluation.judging import GeneratedReport, ask_all
 from knowledge.models import Document, Section
 
 
