@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	# CPU torch first (this exact release is a CPU build); an unpinned torch pulls several GB of CUDA.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# ONNX fp32 + int8 exports of the bundled model (EMBEDDING_BACKEND); not fatal: first use builds them, or torch is used
+	HF_HUB_OFFLINE=1 $(BIN)/python -m knowledge.embeddings build-onnx || true
 	touch $(STAMP)
 
 install: $(STAMP)

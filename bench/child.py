@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
             torch.set_num_threads(args.torch_threads)
         embedder = get_embedder(None)
-        embedder.model  # noqa: B018 - load it now, as the bot does before it connects
+        embedder.load()  # load it now, as the bot does before it connects
         mark("load model")
         kb = KnowledgeBase(Settings.from_env(env, dotenv=False), embedder=embedder)
         mark("open store")

@@ -343,7 +343,8 @@ def ensure_archive_index(archive: Path, embedder: Any = None) -> tuple[Path, dic
     import json
 
     archive = resolve(archive)
-    h = hashlib.sha256()
+    embedder = embedder or load_embedder()
+    h = hashlib.sha256(f"{embedder.name}\n".encode())  # a store records its model label (int8 has its own)
     for p in sorted(archive.rglob("*")):
         if p.is_file():
             st = p.stat()
@@ -353,7 +354,6 @@ def ensure_archive_index(archive: Path, embedder: Any = None) -> tuple[Path, dic
     if meta_path.exists():
         return path, json.loads(meta_path.read_text())
     shutil.rmtree(path, ignore_errors=True)
-    embedder = embedder or load_embedder()
     log.info("indexing %s once for the benchmarks (cached in %s)", archive, path)
     kb = open_kb(path, embedder)
     try:

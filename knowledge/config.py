@@ -34,6 +34,13 @@ def _get(env: dict[str, str], name: str) -> str | None:
     return value or None
 
 
+def _embedding_backend(env: dict[str, str]) -> str:
+    raw = (_get(env, "EMBEDDING_BACKEND") or "onnx-int8").lower()
+    if raw not in ("onnx-int8", "onnx", "torch"):
+        raise ValueError(f"EMBEDDING_BACKEND must be onnx-int8, onnx or torch, got {raw!r}")
+    return raw
+
+
 def _int(env: dict[str, str], name: str, default: int | None) -> int | None:
     raw = _get(env, name)
     if raw is None:
@@ -89,6 +96,7 @@ class Settings:
     chroma_host: str | None = None
     chroma_port: int = 8000
     embedding_model: str | None = None
+    embedding_backend: str = "onnx-int8"  # EMBEDDING_BACKEND: onnx-int8 | onnx | torch (knowledge.embeddings)
     arxiv_api_url: str = DEFAULT_ARXIV_API_URL
     sources_file: Path = field(default_factory=default_sources_file)
     poll_minutes: float = 30.0
@@ -135,6 +143,7 @@ class Settings:
             chroma_host=_get(env, "CHROMA_HOST"),
             chroma_port=_int(env, "CHROMA_PORT", 8000) or 8000,
             embedding_model=_get(env, "EMBEDDING_MODEL"),
+            embedding_backend=_embedding_backend(env),
             arxiv_api_url=_get(env, "ARXIV_API_URL") or DEFAULT_ARXIV_API_URL,
             sources_file=Path(sources) if sources else default_sources_file(),
             poll_minutes=_float(env, "POLL_MINUTES", 30.0),
