@@ -35,7 +35,7 @@ def _get(env: dict[str, str], name: str) -> str | None:
 
 
 def _embedding_backend(env: dict[str, str]) -> str:
-    raw = (_get(env, "EMBEDDING_BACKEND") or "onnx-int8").lower()
+    raw = (_get(env, "EMBEDDING_BACKEND") or "onnx").lower()
     if raw not in ("onnx-int8", "onnx", "torch"):
         raise ValueError(f"EMBEDDING_BACKEND must be onnx-int8, onnx or torch, got {raw!r}")
     return raw
@@ -96,7 +96,7 @@ class Settings:
     chroma_host: str | None = None
     chroma_port: int = 8000
     embedding_model: str | None = None
-    embedding_backend: str = "onnx-int8"  # EMBEDDING_BACKEND: onnx-int8 | onnx | torch (knowledge.embeddings)
+    embedding_backend: str = "onnx"  # EMBEDDING_BACKEND: onnx | onnx-int8 | torch (knowledge.embeddings)
     arxiv_api_url: str = DEFAULT_ARXIV_API_URL
     sources_file: Path = field(default_factory=default_sources_file)
     poll_minutes: float = 30.0

@@ -64,7 +64,7 @@ def test_backend_setting_is_validated(monkeypatch):
     assert emb.backend_from_env("ONNX") == "onnx"
     with pytest.raises(ValueError, match="EMBEDDING_BACKEND"):
         emb.backend_from_env("tensorrt")
-    assert Settings.from_env({}, dotenv=False).embedding_backend == "onnx-int8"
+    assert Settings.from_env({}, dotenv=False).embedding_backend == emb.DEFAULT_BACKEND == "onnx"
     assert Settings.from_env({"EMBEDDING_BACKEND": "torch"}, dotenv=False).embedding_backend == "torch"
     with pytest.raises(ValueError, match="EMBEDDING_BACKEND"):
         Settings.from_env({"EMBEDDING_BACKEND": "gpu"}, dotenv=False)
