@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
 	# ONNX fp32 + int8 exports of the bundled model (EMBEDDING_BACKEND); not fatal: first use builds them, or torch is used
-	HF_HUB_OFFLINE=1 $(BIN)/python -m knowledge.embeddings build-onnx || true
+	HF_HUB_OFFLINE=1 $(BIN)/python -m knowledge.onnx_export build-onnx || true
 	touch $(STAMP)
 
 install: $(STAMP)

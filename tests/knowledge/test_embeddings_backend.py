@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from knowledge import embeddings as emb
+from knowledge import onnx_export
 from knowledge.config import Settings
 
 TEXTS = [
@@ -78,7 +79,7 @@ def test_falls_back_to_torch_when_no_export_can_be_built(tmp_path, monkeypatch, 
     def fail(*_args, **_kwargs):
         raise emb.ModelUnavailable("no exporter here")
 
-    monkeypatch.setattr(emb, "build_onnx_export", fail)
+    monkeypatch.setattr(onnx_export, "build_onnx_export", fail)
     e = emb.Embedder(None, backend="onnx-int8")
     with caplog.at_level("WARNING", logger="knowledge.embeddings"):
         assert e.backend == "torch"
@@ -104,7 +105,7 @@ def test_int8_failure_falls_back_to_fp32_onnx(tmp_path, monkeypatch):
     def fail(*_args, **_kwargs):
         raise emb.ModelUnavailable("quantiser missing")
 
-    monkeypatch.setattr(emb, "build_int8_export", fail)
+    monkeypatch.setattr(onnx_export, "build_int8_export", fail)
     assert e.backend == "onnx"
     assert e.name == emb.model_label(None)
     assert "quantiser missing" in (e.fallback_reason or "")
