@@ -7,14 +7,12 @@ The knowledge base is the session's ``fixture_kb``; the state database is fresh 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import discord
 import pytest
-import pytest_asyncio
 
-from bot.client import create_bot
-from bot.state import BotState
+from tests.bot.conftest import reply_to
 from tests.fakes.discord_api import (
     ADMIN_ID,
     BOT_ID,
@@ -37,36 +35,10 @@ class Clock:
         return self.now
 
 
-@pytest_asyncio.fixture(loop_scope="function")
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(heartbeat_interval_ms=50, interaction_timeout=3.0) as server:
-        yield server
-
-
 @pytest.fixture
-def state(tmp_path) -> BotState:
-    db = BotState(tmp_path / "state.sqlite3")
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def make_bot(settings_factory, fixture_kb, state) -> Callable[..., discord.Client]:
-    def make(**env: str) -> discord.Client:
-        values = {"DISCORD_GUILD_ID": str(GUILD_ID), "ASK_COOLDOWN_SECONDS": "0"} | env
-        return create_bot(settings_factory(**values), fixture_kb, state, None, guild_ready_timeout=0.05)
-
-    return make
-
-
-@pytest.fixture
-def caplog_errors(caplog) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.INFO)
-    return caplog
-
-
-def reply_to(message_id: int | str) -> Callable[[SentMessage], bool]:
-    return lambda m: m.kind == "channel" and (m.message.get("message_reference") or {}).get("message_id") == str(message_id)
+def make_bot(make_bot) -> Callable[..., discord.Client]:
+    """The shared bot with the rate limits off unless a test sets them."""
+    return lambda **env: make_bot(**({"ASK_COOLDOWN_SECONDS": "0"} | env))
 
 
 def assert_pings_nobody(m: SentMessage) -> None:

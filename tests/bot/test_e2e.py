@@ -11,18 +11,16 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
 
 import discord
 import discord.gateway
 import discord.http
 import pytest
-import pytest_asyncio
 
 from bot.client import create_bot
 from bot.runner import RedactToken, configure_discord_endpoints, install_token_redaction
-from bot.state import BotState
 from knowledge.models import Answer
+from tests.bot.conftest import reply_to
 from tests.bot.helpers import make_answer, make_citation
 from tests.fakes.discord_api import (
     ADMIN_ID,
@@ -38,39 +36,6 @@ from tests.fakes.discord_api import (
 Q = "what did the digest say about PebbleTune?"
 APOLOGY = "Sorry, something went wrong while answering. The error has been logged."
 REFUSAL = "Sorry, only members with **Manage Server** can use this command."
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def fake() -> AsyncIterator[FakeDiscord]:
-    # Discord's 3 s deadline for the first response is enforced; heartbeats every 50 ms.
-    async with FakeDiscord(heartbeat_interval_ms=50, interaction_timeout=3.0) as server:
-        yield server
-
-
-@pytest.fixture
-def state(tmp_path) -> BotState:
-    db = BotState(tmp_path / "state.sqlite3")
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def make_bot(settings_factory, fixture_kb, state) -> Callable[..., discord.Client]:
-    def make(**env: str) -> discord.Client:
-        values = {"DISCORD_GUILD_ID": str(GUILD_ID), "ASK_COOLDOWN_SECONDS": "0.001"} | env
-        return create_bot(settings_factory(**values), fixture_kb, state, None, guild_ready_timeout=0.05)
-
-    return make
-
-
-@pytest.fixture
-def caplog_errors(caplog) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.INFO)
-    return caplog
-
-
-def reply_to(message_id: int | str) -> Callable[[SentMessage], bool]:
-    return lambda m: m.kind == "channel" and (m.message.get("message_reference") or {}).get("message_id") == str(message_id)
 
 
 def citations_text(m: SentMessage) -> str:

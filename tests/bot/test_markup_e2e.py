@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 import pytest
-import pytest_asyncio
 
 from bot.client import create_bot
 from bot.state import BotState
@@ -44,12 +43,6 @@ def hostile_kb(tmp_path, kb_factory, settings_factory):
         finally:
             state.close()
     return kb
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def fake():
-    async with FakeDiscord(heartbeat_interval_ms=50, interaction_timeout=3.0) as server:
-        yield server
 
 
 def assert_inert(text: str) -> None:
