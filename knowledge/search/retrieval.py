@@ -93,10 +93,8 @@ def query_terms(question: str, lexical: LexicalIndex) -> QueryTerms:
     """Tokens of a question weighted by rarity, with Latin spellings of its Korean words."""
     tokens = list(dict.fromkeys(tokenize(question)))
     n = max(1, lexical.size)
-    weights = {}
-    for tok in tokens:
-        df = lexical.document_frequency(tok)
-        weights[tok] = math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else math.log(1 + n)
+    dfs = {tok: lexical.document_frequency(tok) for tok in tokens}
+    weights = {tok: math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else math.log(1 + n) for tok, df in dfs.items()}
     alternatives: dict[str, list[tuple[str, float]]] = {}
     words = [w for w in korean_words(question) if w in weights]
     if words:
@@ -106,7 +104,7 @@ def query_terms(question: str, lexical: LexicalIndex) -> QueryTerms:
             if spellings:
                 alternatives[word] = [(s.token, s.similarity) for s in spellings]
     terms = QueryTerms(tokens=tokens, weights=weights, alternatives=alternatives)
-    known = sum(w for t, w in weights.items() if lexical.document_frequency(t) or t in alternatives)
+    known = sum(w for t, w in weights.items() if dfs[t] or t in alternatives)
     terms.known = known / terms.total if tokens else 0.0
     return terms
 
