@@ -255,7 +255,7 @@ class WatchStore:
             sql += " AND h.user_id = ?"
             args.append(str(user_id))
         with self.state.tx() as db:
-            rows = db.execute(sql + " ORDER BY h.created_at, h.watch_id LIMIT ?", [*args, limit]).fetchall()
+            rows = db.execute(sql + " ORDER BY h.created_at, h.watch_id, h.doc_id LIMIT ?", [*args, limit]).fetchall()
         return [_hit(r) for r in rows]
 
     def hits(self, user_id: str | int | None = None) -> list[WatchHit]:
@@ -267,7 +267,7 @@ class WatchStore:
             sql += " WHERE h.user_id = ?"
             args.append(str(user_id))
         with self.state.tx() as db:
-            return [_hit(r) for r in db.execute(sql + " ORDER BY h.created_at, h.watch_id", args)]
+            return [_hit(r) for r in db.execute(sql + " ORDER BY h.created_at, h.watch_id, h.doc_id", args)]
 
     def mark_sending(self, hit: WatchHit, nonce: str) -> None:
         """About to send: the nonce lets a restart find the message if the send went through."""
