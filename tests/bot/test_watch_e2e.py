@@ -3,6 +3,8 @@ the real poller and knowledge base (real model, real Chroma), DMs through the re
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import pytest_asyncio
 
@@ -195,3 +197,51 @@ async def test_admins_turn_watches_off_per_server(discord_api, feeds, world):
         assert dms(discord_api, USER_ID) == []
         [hit] = run.bot.get_cog("WatchCog").store.hits(USER_ID)
         assert hit.state == SKIPPED
+
+
+async def test_a_restart_between_send_and_record_finds_the_dm_instead_of_sending_twice(discord_api, feeds, world, monkeypatch, caplog):
+    settings, kb, open_poller = world
+    feeds.set_feed("/feed", [issue(1)])
+    async with Running(discord_api, settings, kb, open_poller()) as run:
+        await run.command("topic", {"text": TOPIC})
+        store = run.bot.get_cog("WatchCog").store
+
+        def crash(*args, **kwargs):
+            raise RuntimeError("killed right after sending")
+
+        monkeypatch.setattr(store, "mark_sent", crash)
+        feeds.set_feed("/feed", [issue(2), issue(1)])
+        await run.poll_round()  # the DM went out, the process "died" before recording it
+        assert any("delivering watch DMs failed" in r.getMessage() for r in caplog.records)
+    assert len(dms(discord_api, USER_ID)) == 1
+    monkeypatch.undo()
+    async with Running(discord_api, settings, kb, open_poller()) as run:
+        await run.bot.get_cog("WatchCog").delivery.deliver_due()
+        [hit] = run.bot.get_cog("WatchCog").store.hits(USER_ID)
+        assert hit.state == SENT  # found in the DM history by its nonce
+    assert len(dm_sends(discord_api, USER_ID)) == 1
+
+
+async def test_server_errors_back_off_and_the_hourly_cap_delays_the_rest(discord_api, feeds, world):
+    settings, kb, open_poller = world
+    settings = dataclasses.replace(settings, watch_dms_per_hour=1)
+    feeds.set_feed("/feed", [issue(1)])
+    async with Running(discord_api, settings, kb, open_poller()) as run:
+        await run.command("topic", {"text": TOPIC})
+        await run.command("topic", {"text": "glass routers speedup"})
+        cog = run.bot.get_cog("WatchCog")
+        discord_api.fail_sends(discord_api.dm_channel_id(USER_ID), 503)
+        feeds.set_feed("/feed", [issue(2), issue(1)])
+        await run.poll_round()
+        hits = cog.store.hits(USER_ID)
+        assert [(h.state, h.attempts) for h in hits] == [("sending", 1), ("sending", 1)]
+        assert all("HTTP 503" in h.last_error for h in hits)
+        discord_api.fail_sends(discord_api.dm_channel_id(USER_ID), None)
+        await cog.delivery.deliver_due()
+        assert dms(discord_api, USER_ID) == []  # still backing off
+        with run.poller.state.tx() as db:
+            db.execute("UPDATE watch_hits SET retry_at = 0")  # the backoff is over
+        await cog.delivery.deliver_due()
+        assert sorted(h.state for h in cog.store.hits(USER_ID)) == ["sending", "sent"]  # one DM this hour; the other waits
+        await cog.delivery.deliver_due()
+    assert len(dms(discord_api, USER_ID)) == 1
