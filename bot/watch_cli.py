@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from knowledge import Settings
 
 if TYPE_CHECKING:
-    from knowledge import IngestReport, Knowledge, WatchHit
+    from knowledge import IngestReport, Knowledge, WatchHit, WatchStore
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def terminal_matches(report: IngestReport, settings: Settings, kb: Knowledge | N
 
 
 def _terminal_matches(report: IngestReport, settings: Settings, kb: Knowledge | None) -> list[WatchHit]:
-    from knowledge import TERMINAL_USER, StateDB, WatchMatcher, WatchStore
+    from knowledge import StateDB, WatchMatcher, WatchStore
 
     doc_ids = [d["doc_id"] for d in report.documents if d.get("kind", "digest") == "digest"]
     state = StateDB(settings.state_db)
@@ -143,12 +143,19 @@ def _terminal_matches(report: IngestReport, settings: Settings, kb: Knowledge | 
 
             kb = open_kb(settings)
         WatchMatcher(kb, store).scan()
-        hits = store.due_hits(user_id=TERMINAL_USER)
-        for hit in hits:
-            store.mark_sent(hit)
-        return hits
+        return take_terminal_matches(store)
     finally:
         state.close()
+
+
+def take_terminal_matches(store: WatchStore) -> list[WatchHit]:
+    """The terminal user's matches not shown yet, marked sent (the caller prints them)."""
+    from knowledge import TERMINAL_USER
+
+    hits = store.due_hits(user_id=TERMINAL_USER)
+    for hit in hits:
+        store.mark_sent(hit)
+    return hits
 
 
 def matches_text(hits: list[WatchHit]) -> str:

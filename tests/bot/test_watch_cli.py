@@ -101,3 +101,18 @@ def test_the_terminal_chat_shows_its_matches_after_ingest(env, capsys, kb_factor
     run_chat(Settings.from_env(dotenv=False), stdin=io.StringIO(f"/ingest {path}\n/ingest {path}\n"), stdout=out, kb=kb)
     text = out.getvalue()
     assert text.count("watch matches: 1 new") == 1 and "watch #1 “glass routers”" in text
+
+
+def test_poll_once_prints_the_terminals_new_matches_once(env, capsys, server, monkeypatch):
+    from tests.helpers.feeds import issue, write_sources
+
+    monkeypatch.setenv("DIGESTBOT_SOURCES", str(write_sources(env / "sources.toml", [("Glass Weekly", server.url("/feed"), None)])))
+    monkeypatch.setenv("DIGESTBOT_ALLOW_PRIVATE_URLS", "1")
+    server.set_feed("/feed", [issue(1)])
+    assert run(capsys, "poll", "--once")[0] == 0  # the first run seeds
+    assert run(capsys, "watch", "add", "glass routers for sparse experts")[0] == 0
+    server.set_feed("/feed", [issue(2), issue(1)])
+    code, out, _ = run(capsys, "poll", "--once")
+    assert code == 0 and "1 indexed" in out and "watch matches: 1 new" in out and "Weekly issue 2" in out
+    code, out, _ = run(capsys, "poll", "--once")
+    assert code == 0 and "watch matches" not in out
