@@ -28,7 +28,7 @@ class ScanReport:
     """What one scan did.
 
     Attributes:
-        documents: Documents taken off the queue.
+        documents: Documents taken off the queue (matched, or given up after repeated failures).
         hits: New hits recorded, as ``(watch_id, doc_id)``.
         errors: Watches that could not be matched this time (they are matched on the next scan).
     """
@@ -54,7 +54,8 @@ class WatchMatcher:
         """Match every queued document against every active watch, record the hits, empty the queue.
 
         When a watch cannot be matched (the knowledge process restarting, say), the documents
-        stay queued for the next scan; hits already recorded are not recorded again.
+        stay queued for the next scan (at most :data:`~knowledge.alerts.store.MAX_FAILED_SCANS`
+        failed scans); hits already recorded are not recorded again.
         """
         report = ScanReport()
         queued = self.store.queued()
@@ -73,6 +74,11 @@ class WatchMatcher:
         if not report.errors:
             self.store.unqueue(queued)
             report.documents = queued
+        else:
+            dropped = self.store.scan_failed(queued)  # retried on the next scans, but not forever
+            if dropped:
+                log.warning("watches: gave up matching %d document(s) after repeated failures: %s", len(dropped), ", ".join(dropped[:5]))
+            report.documents = dropped
         if report.hits:
             log.info("watches: %d new match(es) in %d new document(s)", len(report.hits), len(queued))
         return report

@@ -36,6 +36,8 @@ MAX_ATTEMPTS = 5
 BACKOFF_BASE = 60.0
 MAX_BACKOFF = 6 * 3600.0
 DEFAULT_MAX_PER_USER = 25
+#: Scans a queued document may fail (a watch that cannot be matched) before it is dropped from the queue.
+MAX_FAILED_SCANS = 5
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS watches (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, guild_id TEXT, "
@@ -48,7 +50,7 @@ SCHEMA = (
     "message_id TEXT, PRIMARY KEY (watch_id, doc_id))",
     "CREATE INDEX IF NOT EXISTS watch_hits_state ON watch_hits (state, retry_at)",
     "CREATE INDEX IF NOT EXISTS watch_hits_user ON watch_hits (user_id, sent_at)",
-    "CREATE TABLE IF NOT EXISTS watch_queue (doc_id TEXT PRIMARY KEY, queued_at REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS watch_queue (doc_id TEXT PRIMARY KEY, queued_at REAL NOT NULL, failed_scans INTEGER NOT NULL DEFAULT 0)",
 )
 
 
@@ -216,7 +218,7 @@ class WatchStore:
         """Newly indexed (or re-indexed) documents to match against the watches."""
         now = self.clock()
         with self.state.tx() as db:
-            db.executemany("INSERT OR IGNORE INTO watch_queue VALUES (?, ?)", [(d, now) for d in dict.fromkeys(doc_ids) if d])
+            db.executemany("INSERT OR IGNORE INTO watch_queue (doc_id, queued_at) VALUES (?, ?)", [(d, now) for d in dict.fromkeys(doc_ids) if d])
 
     def queued(self) -> list[str]:
         """The documents waiting to be matched, oldest first."""
@@ -227,6 +229,18 @@ class WatchStore:
         """These documents were matched against every watch."""
         with self.state.tx() as db:
             db.executemany("DELETE FROM watch_queue WHERE doc_id = ?", [(d,) for d in doc_ids])
+
+    def scan_failed(self, doc_ids: list[str]) -> list[str]:
+        """A scan of these documents failed: count it; those that failed :data:`MAX_FAILED_SCANS` times are dropped.
+
+        Returns:
+            The documents dropped from the queue (never matched again).
+        """
+        with self.state.tx() as db:
+            db.executemany("UPDATE watch_queue SET failed_scans = failed_scans + 1 WHERE doc_id = ?", [(d,) for d in doc_ids])
+            dropped = [r[0] for r in db.execute("SELECT doc_id FROM watch_queue WHERE failed_scans >= ?", (MAX_FAILED_SCANS,))]
+            db.executemany("DELETE FROM watch_queue WHERE doc_id = ?", [(d,) for d in dropped])
+        return dropped
 
     # -- hits ------------------------------------------------------------------
     def add_hit(self, watch: Watch, doc_id: str, citation: dict[str, Any]) -> bool:

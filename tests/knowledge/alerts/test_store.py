@@ -140,3 +140,13 @@ def test_the_queue_survives_a_reopen(tmp_path, state_factory):
     assert again.queued() == ["d1", "d2"]
     again.unqueue(["d1"])
     assert store.queued() == ["d2"]
+
+
+def test_a_document_whose_scans_keep_failing_is_dropped_after_a_few(store):
+    from knowledge.alerts.store import MAX_FAILED_SCANS
+
+    store.queue(["d1", "d2"])
+    for _ in range(MAX_FAILED_SCANS - 1):
+        assert store.scan_failed(["d1"]) == []
+    assert store.scan_failed(["d1"]) == ["d1"]
+    assert store.queued() == ["d2"]
