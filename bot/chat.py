@@ -168,7 +168,10 @@ def _ingest(kb, arg: str) -> str:  # noqa: ANN001
         from bot.commands import interrupted_note
 
         return interrupted_note(progress).replace("Run the same command", "Run the same /ingest")
-    return ingest_summary(report)
+    from bot.watch_cli import matches_text, terminal_matches
+
+    matches = terminal_matches(report, kb.settings, kb)  # the terminal's watches: shown here, after the summary
+    return ingest_summary(report) + (f"\n{matches_text(matches)}" if matches else "")
 
 
 def handle_line(kb, state: convo.Conversation, text: str) -> str:  # noqa: ANN001

@@ -1,4 +1,4 @@
-"""The ``digestbot`` command line: ingest, ask, paper, poll, stats, eval, chat, run, health, gaps.
+"""The ``digestbot`` command line: ingest, ask, paper, poll, stats, eval, chat, run, health, gaps, watch.
 
 Progress goes to stderr, results to stdout. ``--json`` prints the contracts in
 ``design.md``. Exit status 2 means the input itself was wrong (for example an
@@ -27,6 +27,7 @@ from bot.commands import (
 )
 from bot.gaps import cmd_gaps
 from bot.health import MAX_AGE_SECONDS
+from bot.watch_cli import add_watch_parser
 from knowledge import Settings
 
 if TYPE_CHECKING:
@@ -105,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--guild", type=int, help="only this guild's questions")
     p.add_argument("--limit", type=int, default=50, help="at most this many questions of each kind (default 50)")
     p.set_defaults(func=cmd_gaps)
+
+    add_watch_parser(sub)
     return parser
 
 

@@ -57,6 +57,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from knowledge import current_owner, ingest_through_owner
 
     owner = None if settings.chroma_host else current_owner(settings.data_dir)
+    kb = None
     if owner is not None:
         # embedded Chroma serves one process: the one that has the store open runs the ingest
         print(f"{owner.label} owns the embedded store; it runs this ingest", file=sys.stderr)
@@ -77,12 +78,15 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             report = IngestReport()
         report.failed += len(refused)
         report.failures.extend(refused)
+    from bot.watch_cli import matches_text, terminal_matches
+
+    matches = terminal_matches(report, settings, kb)  # the new issues against the watches; the terminal's are printed
     if args.json:
-        print_json(report.to_json())
+        print_json(report.to_json() | ({"watch_matches": [h.to_json() for h in matches]} if matches else {}))
     else:
         from bot.chat import ingest_summary
 
-        print(ingest_summary(report))
+        print(ingest_summary(report) + (f"\n{matches_text(matches)}" if matches else ""))
     return 0 if not report.failed or (report.added + report.updated + report.unchanged) else 1
 
 

@@ -119,6 +119,11 @@ def poll_once(settings: Settings, *, dry_run: bool = False) -> int:
             print(f"  not indexed yet: {what}: {reason}")
         print(f"{report.new_entries} new entries, {report.indexed} indexed, {report.reindexed} re-indexed after edits; "
               f"{len(poller.pending())} waiting to be announced by the bot")
+        from bot.watch_cli import matches_text, take_terminal_matches
+
+        matches = matches_text(take_terminal_matches(poller.watch_store))  # the terminal's watches: matched after the round
+        if matches:
+            print(matches)
     kb.close()
     state.close()
     return 1 if report.errors and len(report.errors) == len(report.checked) and report.checked else 0

@@ -68,6 +68,14 @@ _EXPORTS: dict[str, str] = {
     "PollReport": "knowledge.watch.reports",
     "Summary": "knowledge.watch.reports",
     "StateDB": "knowledge.watch.state",
+    # per-user watches
+    "TERMINAL_USER": "knowledge.alerts.store",
+    "Watch": "knowledge.alerts.store",
+    "WatchHit": "knowledge.alerts.store",
+    "WatchStore": "knowledge.alerts.store",
+    "WatchRefused": "knowledge.alerts.words",
+    "WatchMatcher": "knowledge.alerts.matching",
+    "ScanReport": "knowledge.alerts.matching",
     # evaluation
     "format_table": "knowledge.evaluation.questions",
     "load_questions": "knowledge.evaluation.questions",
@@ -118,6 +126,13 @@ __all__ = [
     "run_eval",
     "set_threads",
     "shared_papers",
+    "ScanReport",
+    "TERMINAL_USER",
+    "Watch",
+    "WatchHit",
+    "WatchMatcher",
+    "WatchRefused",
+    "WatchStore",
 ]
 
 
@@ -135,6 +150,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and editors see
+    from knowledge.alerts.matching import ScanReport, WatchMatcher
+    from knowledge.alerts.store import TERMINAL_USER, Watch, WatchHit, WatchStore
+    from knowledge.alerts.words import WatchRefused
     from knowledge.clients.arxiv_ids import InvalidArxivId, parse_arxiv_id
     from knowledge.config import Settings
     from knowledge.datadir import private_umask

@@ -118,6 +118,8 @@ class Settings:
     arxiv_cache_days: float = 7.0
     torch_threads: int | None = None
     knowledge_process: bool = True
+    watch_max_per_user: int = 25  # WATCH_MAX_PER_USER: active watches one user may have
+    watch_dms_per_hour: int = 10  # WATCH_DMS_PER_HOUR: watch DMs one user gets per hour (the rest wait)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -165,6 +167,8 @@ class Settings:
             arxiv_cache_days=_float(env, "ARXIV_CACHE_DAYS", 7.0),
             torch_threads=_int(env, "TORCH_THREADS", None),
             knowledge_process=_bool(env, "KNOWLEDGE_PROCESS", True),
+            watch_max_per_user=max(1, _int(env, "WATCH_MAX_PER_USER", 25) or 1),
+            watch_dms_per_hour=max(1, _int(env, "WATCH_DMS_PER_HOUR", 10) or 1),
         )
 
     @property

@@ -40,6 +40,7 @@ from knowledge.search.records import DocRecord
 from knowledge.search.retrieval import Retriever
 from knowledge.search.store import ChromaStore
 from knowledge.search.tokenize import tokenize
+from knowledge.search.topic_match import TopicMatching
 from knowledge.text import clean_line
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ MAX_QUESTION_CHARS = 1000
 __all__ = ["KnowledgeBase", "InvalidArxivId", "MAX_QUESTION_CHARS"]
 
 
-class KnowledgeBase(IngestWriter, PaperLookup):
+class KnowledgeBase(IngestWriter, PaperLookup, TopicMatching):
     """The digest archive: ingest documents, answer questions, look up papers.
 
     Args:

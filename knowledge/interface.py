@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from knowledge.config import Settings
     from knowledge.models import (
         Answer,
+        Citation,
         Document,
         IngestReport,
         IssueOverview,
@@ -90,4 +91,8 @@ class Knowledge(Protocol):
 
     def close(self) -> None:
         """Release what the knowledge base holds."""
+        ...
+
+    def match_topic(self, text: str, doc_ids: list[str]) -> dict[str, Citation]:
+        """The best citation answering a watch's topic in each of these documents that answers it (``ask``'s gate)."""
         ...

@@ -69,6 +69,13 @@ class AdminCog(commands.Cog):
         text = "Answers to mentions will go in a thread on the question." if state == "on" else "Answers to mentions will be replies again."
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
+    @admin.command(name="watches", description="Let members watch topics and papers (private DMs) in this server")
+    async def watches(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
+        await self.bot.run_blocking(self.bot.state.set_guild_flag, interaction.guild_id, "watches", state == "on")
+        text = ("Members can watch topics and papers again (`/watch`); matches arrive as private DMs." if state == "on"
+                else "Watches are off in this server: `/watch` says so, and no watch made here sends DMs.")
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
     @admin.command(name="gaps", description="Questions the archive could not answer and the most downvoted answers")
     async def gaps(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True, ephemeral=True)

@@ -38,6 +38,7 @@ from bot.announcements import announcement_embed, notice_line, refusal, summary_
 from bot.embeds import (
     NO_MENTIONS,
 )
+from bot.watch_delivery import deliver_after_round
 from knowledge import Announcement, PollerStatus, PollReport, Summary
 
 if TYPE_CHECKING:
@@ -151,6 +152,7 @@ class AnnounceCog(commands.Cog):
             await self._announce_everywhere(a, targets)
         for summary in report.summaries:
             await self._summarise_everywhere(summary, targets)
+        await deliver_after_round(self.bot)  # the watch DMs this round matched
         return report
 
     async def _announce_everywhere(self, a: Announcement, targets: Targets) -> None:

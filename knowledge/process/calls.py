@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from knowledge.models import (
     Answer,
+    Citation,
     Document,
     IngestReport,
     IssueOverview,
@@ -95,3 +96,7 @@ class ForwardedCalls:
     def reindex(self, progress: Progress | None = None) -> int:
         """Re-embed every stored chunk with the current model; returns how many."""
         return self._call("reindex", progress=progress)
+
+    def match_topic(self, text: str, doc_ids: list[str]) -> dict[str, Citation]:
+        """A watch's topic matched in newly indexed documents (see :meth:`KnowledgeBase.match_topic`)."""
+        return self._call("match_topic", text, list(doc_ids))

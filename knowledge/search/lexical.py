@@ -65,6 +65,7 @@ class LexicalIndex:
         self._batching = 0
         self._build_lock = threading.Lock()
         self._transliterator: tuple[int, Transliterator] | None = None
+        self._row_index: tuple[int, dict[str, int]] | None = None
 
     # -- writing -----------------------------------------------------------
     def known_docs(self) -> dict[str, str]:
@@ -201,16 +202,38 @@ class LexicalIndex:
             self._transliterator = cached
         return cached[1]
 
-    def search(self, query_tokens: list[str], k: int) -> list[tuple[str, float]]:
-        """Top ``k`` chunks by BM25: ``(chunk_id, score)``, best first, scores > 0 only."""
+    def search(self, query_tokens: list[str], k: int, *, doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
+        """Top ``k`` chunks by BM25: ``(chunk_id, score)``, best first, scores > 0 only.
+
+        Args:
+            query_tokens: The query's tokens.
+            k: At most this many.
+            doc_ids: Only chunks of these documents (scored as in the whole index).
+        """
         matrix = self._ready()
         scores = matrix.scores(query_tokens)
         if scores is None or not len(scores):
             return []
+        if doc_ids is not None:
+            rows = self._rows_of(matrix, doc_ids)
+            ranked = sorted((i for i in rows if scores[i] > 0), key=lambda i: -scores[i])[:k]
+            return [(matrix.ids[i], float(scores[i])) for i in ranked]
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
         return [(matrix.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def _rows_of(self, matrix: BM25Matrix, doc_ids: list[str]) -> list[int]:
+        """The matrix rows of some documents' chunks."""
+        cached = self._row_index
+        if cached is None or cached[0] != id(matrix):
+            cached = (id(matrix), {cid: i for i, cid in enumerate(matrix.ids)})
+            self._row_index = cached
+        with self._lock:
+            chunk_ids = [r[0] for start in range(0, len(doc_ids), 500)
+                         for r in self._db.execute(f"SELECT chunk_id FROM chunks WHERE doc_id IN ({','.join('?' * len(doc_ids[start:start + 500]))})",
+                                                   doc_ids[start : start + 500])]
+        return [cached[1][cid] for cid in chunk_ids if cid in cached[1]]
 
     def tokens_for(self, chunk_ids: list[str]) -> dict[str, list[str]]:
         """The stored token lists of some chunks (chunks not indexed are absent)."""

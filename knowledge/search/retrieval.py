@@ -187,7 +187,8 @@ class Retriever:
         self.embedder = embedder
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="retrieval")
 
-    def search(self, question: str, *, mode: str = "hybrid", k: int = 40, allowed_docs: set[str] | None = None) -> tuple[list[Hit], QueryTerms]:
+    def search(self, question: str, *, mode: str = "hybrid", k: int = 40, allowed_docs: set[str] | None = None,
+               within: list[str] | None = None) -> tuple[list[Hit], QueryTerms]:
         """Candidates for a question, best first.
 
         Args:
@@ -195,17 +196,20 @@ class Retriever:
             mode: "hybrid", "dense" or "lexical".
             k: Candidates taken from each side.
             allowed_docs: Only chunks of these documents (complete ones) are returned.
+            within: Search only these documents' chunks (both sides look inside them, not
+                through the global top ``k``); a watch's match on a newly indexed issue.
         """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         terms = query_terms(question, self.lexical)
-        lex = self.lexical.search(terms.search_tokens, k) if mode in ("hybrid", "lexical") else []
+        lex = self.lexical.search(terms.search_tokens, k, doc_ids=within) if mode in ("hybrid", "lexical") else []
         # the lexical hits' texts and vectors are fetched while the model embeds the question
         fetching = self._pool.submit(self.store.get_chunks, [cid for cid, _ in lex], with_embeddings=True) if lex else None
         q = self._query_vectors(question, terms)
         hits: dict[str, Hit] = {}
         if mode in ("hybrid", "dense"):
-            for row in self.store.query(q, k):
+            where = None if within is None else {"doc_id": within[0]} if len(within) == 1 else {"doc_id": {"$in": list(within)}}
+            for row in self.store.query(q, k, where=where):
                 hits[row.chunk_id] = Hit(row.chunk_id, row.text, row.meta, dense=float(np.max(q @ row.embedding)))
         bm25 = dict(lex)
         for row in fetching.result() if fetching else []:

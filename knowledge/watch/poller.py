@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from knowledge.alerts.polling import WatchScanning
 from knowledge.clients.entries import FeedEntry
 from knowledge.clients.feeds import FeedFetcher, FetchResult
 from knowledge.clients.http import FetchError
@@ -65,7 +66,7 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:300]
 
 
-class Poller(SourceAdmin, AnnouncementQueue):
+class Poller(SourceAdmin, AnnouncementQueue, WatchScanning):
     """Polls every watched source once per call of :meth:`poll_once`.
 
     Args:
@@ -122,6 +123,7 @@ class Poller(SourceAdmin, AnnouncementQueue):
             self._poll_guarded(source, report, dry_run=dry_run, force=force)
         if not dry_run:
             report.announcements, report.summaries = self._pending_with_cap(force=force)
+            self.scan_watches()  # newly indexed issues against every user's watches (guarded)
         return report
 
     def _poll_guarded(self, source: SourceConfig, report: PollReport, *, dry_run: bool, force: bool) -> None:
@@ -317,10 +319,12 @@ class Poller(SourceAdmin, AnnouncementQueue):
         """
         try:
             doc = self.claim_doc_id(source, document_from_entry(entry, source.name, self.fetcher))
-            self.kb.ingest_documents([doc])
+            written = self.kb.ingest_documents([doc])
         except (ParseError, FetchError) as exc:
             self._entry_failed(source, row, exc, report, first=row.failures == 0)
             return False
+        if not keep_state or doc.doc_id in written.doc_ids:
+            self.queue_for_watches(doc.doc_id)  # a new issue, or an edit that changed it: for the watches
         row.doc_id = doc.doc_id
         if not keep_state:
             row.state = INDEXED

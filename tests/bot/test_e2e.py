@@ -60,7 +60,7 @@ async def test_commands_sync_to_the_development_guild(fake: FakeDiscord, make_bo
     put = [r for r in fake.requests if r.method == "PUT" and r.path.endswith("/commands")]
     assert [r.path for r in put] == [f"/applications/{BOT_ID}/guilds/{GUILD_ID}/commands"]
     names = {c["name"] for c in fake.guild_commands[GUILD_ID].values()}
-    assert names == {"ask", "paper", "digest", "sources", "admin", "source"}
+    assert names == {"ask", "paper", "digest", "sources", "admin", "source", "watch"}
     assert fake.global_commands == {}
 
 

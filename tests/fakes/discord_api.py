@@ -58,6 +58,8 @@ Behaviour worth knowing
   (``interaction.response.defer()``) edits the loading message instead of creating
   a new one, and keeps the defer's ephemeral state (an ``ephemeral=True`` follow-up
   after a public defer is public).
+* :meth:`FakeDiscord.refuse_dms` makes sends to a user's DM channel answer 403 "Cannot send
+  messages to this user" (50007), as Discord does when the user closed DMs.
 * :meth:`FakeDiscord.fail_sends` makes message sends to a channel answer 403 (Missing
   Permissions), 400 (Invalid Form Body), 5xx (any status), switchable at run time. discord.py
   retries 500/502/504 itself for ~16 s before raising; 503 is raised at once.

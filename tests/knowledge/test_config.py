@@ -50,3 +50,11 @@ def test_knowledge_process_is_on_unless_turned_off():
     assert Settings.from_env({}).knowledge_process
     assert Settings.from_env({"KNOWLEDGE_PROCESS": ""}).knowledge_process
     assert not Settings.from_env({"KNOWLEDGE_PROCESS": "0"}).knowledge_process
+
+
+def test_watch_limits_have_defaults_and_are_at_least_one():
+    assert (Settings.from_env({}).watch_max_per_user, Settings.from_env({}).watch_dms_per_hour) == (25, 10)
+    tuned = Settings.from_env({"WATCH_MAX_PER_USER": "3", "WATCH_DMS_PER_HOUR": "0"})
+    assert (tuned.watch_max_per_user, tuned.watch_dms_per_hour) == (3, 1)
+    with pytest.raises(ValueError, match="WATCH_MAX_PER_USER must be a whole number"):
+        Settings.from_env({"WATCH_MAX_PER_USER": "many"})

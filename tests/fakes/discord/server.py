@@ -45,6 +45,9 @@ from .rest_threads import ThreadRoutesMixin
 from .routing import RoutingMixin
 from .state import StateMixin
 
+#: A send fault (see :meth:`FakeDiscord.refuse_dms`): the user does not take DMs from the bot.
+_DMS_CLOSED = -50007
+
 
 class FakeDiscord(
     StateMixin,
@@ -314,8 +317,26 @@ class FakeDiscord(
         else:
             self._send_faults[channel_id] = status
 
+    def refuse_dms(self, user_id: int, refused: bool = True) -> None:
+        """Make sends to the DM channel with ``user_id`` answer like a user who closed DMs.
+
+        Discord answers 403 "Cannot send messages to this user" (code 50007) when the user
+        disabled DMs from server members or blocked the bot; opening the DM channel still works.
+
+        Args:
+            user_id: The user.
+            refused: False makes DMs to the user work again.
+        """
+        channel_id = self.dm_channel_id(user_id)
+        if refused:
+            self._send_faults[channel_id] = _DMS_CLOSED
+        else:
+            self._send_faults.pop(channel_id, None)
+
     def _send_fault(self, channel_id: int) -> _Reply | None:
         status = self._send_faults.get(channel_id)
+        if status == _DMS_CLOSED:
+            return _error(403, "Cannot send messages to this user", 50007)
         if status is None:
             return None
         if status == 403:

@@ -87,6 +87,13 @@ def test_answers_like_the_knowledge_base_in_this_process(served, fixture_kb):
     assert kp.issue_overview(issue.doc_id) == fixture_kb.issue_overview(issue.doc_id)
 
 
+def test_a_watch_topic_is_matched_in_the_knowledge_process_as_here(served, fixture_kb):
+    kp, _, _ = served
+    docs = [d.doc_id for d in fixture_kb.documents() if d.kind == "digest"]
+    remote, local = kp.match_topic("PebbleTune adapters", docs), fixture_kb.match_topic("PebbleTune adapters", docs)
+    assert remote and {d: (c.section, c.excerpt) for d, c in remote.items()} == {d: (c.section, c.excerpt) for d, c in local.items()}
+
+
 def test_exceptions_come_back_as_themselves(served):
     kp, _, _ = served
     with pytest.raises(InvalidArxivId) as raised:
