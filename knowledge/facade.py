@@ -38,6 +38,7 @@ from knowledge.search.lexical import LexicalIndex
 from knowledge.search.papers import PaperLookup
 from knowledge.search.records import DocRecord
 from knowledge.search.retrieval import Retriever
+from knowledge.search.roundups import RoundupLookup
 from knowledge.search.store import ChromaStore
 from knowledge.search.tokenize import tokenize
 from knowledge.text import clean_line
@@ -52,7 +53,7 @@ MAX_QUESTION_CHARS = 1000
 __all__ = ["KnowledgeBase", "InvalidArxivId", "MAX_QUESTION_CHARS"]
 
 
-class KnowledgeBase(IngestWriter, PaperLookup):
+class KnowledgeBase(IngestWriter, PaperLookup, RoundupLookup):
     """The digest archive: ingest documents, answer questions, look up papers.
 
     Args:

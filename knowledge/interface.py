@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         IssueOverview,
         IssueSummary,
         PaperReport,
+        Roundup,
         Stats,
     )
 
@@ -90,4 +91,8 @@ class Knowledge(Protocol):
 
     def close(self) -> None:
         """Release what the knowledge base holds."""
+        ...
+
+    def roundup(self, *, since: str | None = None, until: str | None = None, digest: str | None = None) -> Roundup:
+        """The papers a window's digest issues covered, grouped by paper (raises ``InvalidDate``)."""
         ...

@@ -19,6 +19,7 @@ from knowledge.models import (
     IssueOverview,
     IssueSummary,
     PaperReport,
+    Roundup,
     Stats,
 )
 
@@ -95,3 +96,7 @@ class ForwardedCalls:
     def reindex(self, progress: Progress | None = None) -> int:
         """Re-embed every stored chunk with the current model; returns how many."""
         return self._call("reindex", progress=progress)
+
+    def roundup(self, *, since: str | None = None, until: str | None = None, digest: str | None = None) -> Roundup:
+        """The papers a window's digest issues covered (see :meth:`KnowledgeBase.roundup`)."""
+        return self._call("roundup", since=since, until=until, digest=digest, timeout=self.call_timeout)
