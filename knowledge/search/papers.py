@@ -15,6 +15,7 @@ from knowledge.models import Citation, Document, IngestReport, Paper, PaperRepor
 from knowledge.search.answers import to_citation
 from knowledge.search.coverage import first_coverage
 from knowledge.search.retrieval import Hit, QueryTerms, query_terms
+from knowledge.search.roundups import heading_title
 from knowledge.search.tokenize import tokenize
 from knowledge.text import content_hash, normalise_title
 
@@ -106,6 +107,8 @@ class PaperLookup:
     def _mentions(self, arxiv_id: str, paper: Paper | None) -> list[Citation]:
         chunk_ids = set(self.lexical.chunks_mentioning(arxiv_id))
         title = paper.title if paper else ""
+        if not title:  # a section that links the ID under the paper's title names it for the others
+            title = heading_title(self.store.get_chunks(sorted(chunk_ids))) if chunk_ids else ""
         if title:
             chunk_ids |= self._chunks_naming(title)
         own = f"arxiv:{arxiv_id}"

@@ -112,6 +112,15 @@ def names_paper(heading: str, issue_title: str = "") -> bool:
     return len(words) >= 3 or any(_NAME_LIKE.match(w[1:] or "") or any(ch.isdigit() for ch in w) for w in words)
 
 
+def heading_title(chunks: list[StoredChunk]) -> str:
+    """The paper title the sections linking an arXiv ID are headed with most often ("" when none names a paper)."""
+    counts = Counter(c.section.strip() for c in chunks if c.arxiv_ids and names_paper(c.section, str(c.meta.get("title", ""))))
+    if not counts:
+        return ""
+    top = max(counts.values())
+    return max((h for h, n in counts.items() if n == top), key=len)
+
+
 def _title_keys(heading: str) -> set[str]:
     """The title keys of a heading: its normalised form, and the name of a "Name: Subtitle" title."""
     keys = {f"t:{normalise_title(heading)}"}
@@ -258,6 +267,7 @@ class RoundupLookup:
 
     def _group_papers(self, records: list[DocRecord]) -> list[RoundupPaper]:
         titles = self._abstract_titles()
+        ids_by_title = {normalise_title(t): i for i, t in titles.items()}
         sections: list[_Section] = []
         for s in self._sections(records):
             s.titled = names_paper(s.heading, s.record.title) or bool(s.arxiv_ids and names_paper(s.heading))
@@ -267,6 +277,9 @@ class RoundupLookup:
                     s.keys |= _title_keys(titles[s.arxiv_ids[0]])
             if s.titled:
                 s.keys |= _title_keys(s.heading)
+                known = ids_by_title.get(normalise_title(s.heading))
+                if known:  # an indexed abstract has this title: the section is about that ID
+                    s.keys.add(f"id:{known}")
             if s.keys:
                 sections.append(s)
         groups = _union(sections)
@@ -275,7 +288,7 @@ class RoundupLookup:
         return papers
 
     def _paper(self, members: list[_Section], titles: dict[str, str]) -> RoundupPaper:
-        ids = Counter(s.arxiv_ids[0] for s in members if s.arxiv_ids and f"id:{s.arxiv_ids[0]}" in s.keys)
+        ids = Counter(k.removeprefix("id:") for s in members for k in s.keys if k.startswith("id:"))
         arxiv_id = ids.most_common(1)[0][0] if ids else ""
         headings = Counter(s.heading.strip() for s in members if s.titled)
         if arxiv_id and arxiv_id in titles:
