@@ -114,7 +114,7 @@ def roundup_embed(r: Roundup, *, nonce: str | None = None) -> discord.Embed:
     embed = discord.Embed(title=clip(safe_title(roundup_heading(r)), TITLE_MAX), colour=COLOUR_FOUND if r.papers else COLOUR_WEAK)
     lines = []
     if r.note:
-        lines.append(f"*{safe_text(r.note)}*")
+        lines.append(f"*{safe_text(clip(r.note, 400))}*")
     if r.papers:
         lines.append(safe_text(issues_line(r)) + ". Every line quoted is the digest's own words.")
     elif r.issues:
