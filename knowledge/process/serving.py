@@ -40,6 +40,7 @@ CALLS = frozenset(
         "delete_document",
         "reindex",
         "refresh",
+        "roundup",
     }
 )
 
