@@ -282,6 +282,7 @@ class RoundupLookup:
                     s.keys.add(f"id:{known}")
             if s.keys:
                 sections.append(s)
+        _link_subsections(sections)
         groups = _union(sections)
         papers = [self._paper(members, titles) for members in groups]
         papers.sort(key=lambda p: (-len(p.digests), _newest(p), p.title.lower()))
@@ -291,11 +292,14 @@ class RoundupLookup:
         ids = Counter(k.removeprefix("id:") for s in members for k in s.keys if k.startswith("id:"))
         arxiv_id = ids.most_common(1)[0][0] if ids else ""
         headings = Counter(s.heading.strip() for s in members if s.titled)
+        first_at = {}
+        for s in sorted(members, key=lambda s: (s.record.date, s.record.doc_id, s.index)):
+            first_at.setdefault(s.heading.strip(), len(first_at))
         if arxiv_id and arxiv_id in titles:
             title = titles[arxiv_id]
         elif headings:
-            top = max(headings.values())
-            title = max((h for h, n in headings.items() if n == top), key=len)
+            # the heading most issues use; then a full "Name: Subtitle" title; then the first one (a subsection comes later)
+            title = max(headings, key=lambda h: (headings[h], ":" in h, -first_at[h]))
         else:
             title = f"arXiv:{arxiv_id}"
         per_issue: dict[str, _Section] = {}
@@ -306,6 +310,36 @@ class RoundupLookup:
             take.rank = rank
         key = f"arxiv:{arxiv_id}" if arxiv_id else f"title:{normalise_title(title)}"
         return RoundupPaper(key=key, title=title, arxiv_id=arxiv_id, takes=[t for t in takes if t.excerpt])
+
+
+#: First words too common to say two headings are about the same paper.
+_COMMON_FIRST_WORDS = frozenset({"the", "towards", "toward", "learning", "large", "language", "scaling", "training", "improving",
+                                 "how", "why", "what", "when", "beyond", "from", "with", "using", "into", "more", "less", "better"})
+
+
+def _paper_name(heading: str) -> str:
+    """The word a paper's subsections repeat: "Zephyr" of "Zephyr: Direct Distillation…", "Mistral" of "Mistral 7B"."""
+    words = normalise_title(heading.split(":", 1)[0]).split()
+    first = words[0] if words else ""
+    return first if len(first) >= 4 and first not in _COMMON_FIRST_WORDS and heading.strip()[:1].isupper() else ""
+
+
+def _link_subsections(sections: list[_Section]) -> None:
+    """A paper's subsections in one issue: "Mistral 7B" (no ID) then "Mistral performs beyond its size"
+    (linking 2310.06825) are one paper, so the titled section gets the ID its subsection links."""
+    pending: _Section | None = None
+    doc = ""
+    for s in sections:  # in issue order
+        if s.record.doc_id != doc:
+            doc, pending = s.record.doc_id, None
+        name = _paper_name(pending.heading) if pending is not None else ""
+        if pending is not None and s.arxiv_ids and name and name in normalise_title(s.heading).split():
+            pending.keys.add(f"id:{s.arxiv_ids[0]}")
+            pending = None
+        elif s.titled and not s.arxiv_ids:
+            pending = s
+        elif s.titled:
+            pending = None  # another paper, with its own ID
 
 
 def _in_window(records: list[DocRecord], first: date, last: date) -> list[DocRecord]:

@@ -140,3 +140,12 @@ def test_quoted_takes_prefer_clean_sentences():
     korean = "We propose a method that trains on fewer tokens and matches the baseline.\n\n적은 토큰으로 학습해도 성능이 유지된다는 점이 흥미롭네요."
     assert quote_take([korean], language="ko") == "적은 토큰으로 학습해도 성능이 유지된다는 점이 흥미롭네요."
     assert quote_take([""]) == ""
+
+
+def test_a_papers_subsections_in_one_issue_are_one_paper_with_one_take(roundup_kb):
+    # "Kestrel 3B" has no ID; its subsections "Kestrel in practice" and "Kestrel's context window" link it
+    roundup = roundup_kb.roundup(since="2024-03-25", until="2024-03-31")
+    [kestrel] = roundup.papers
+    assert (kestrel.title, kestrel.arxiv_id) == ("Kestrel 3B", "2403.17777")
+    [take] = kestrel.takes  # one take per issue, from the section named for the paper
+    assert take.section == "Kestrel 3B" and take.excerpt.startswith("Kestrel 3B is a small open model")
