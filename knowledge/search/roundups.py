@@ -178,13 +178,15 @@ def _sentence_value(sentence: str, language: str) -> float:
     if not text or _NOISE.match(text):
         return -1.0
     words = text.split()
+    if text.count(",") >= 4 and sum(w[:1].isupper() for w in words) > 0.6 * len(words):
+        return -1.0  # an author list (a long one is cut across chunks, so its brackets do not match)
     value = text_quality(re.sub(r"(?i)\barxiv\b", "arxiv", text))  # "arXiv" is not two words glued
     if len(words) < 6:
         value -= 0.6
     if len(text) > MAX_TAKE_CHARS:
         value -= 0.4
     if not _ENDS_SENTENCE.search(text):
-        value -= 0.3  # a heading-like line or a fragment
+        value -= 0.5  # a heading-like line, or a sentence cut at a chunk's end
     if _URL.search(text):
         value -= 0.3
     if language == "ko":

@@ -149,3 +149,9 @@ def test_a_papers_subsections_in_one_issue_are_one_paper_with_one_take(roundup_k
     assert (kestrel.title, kestrel.arxiv_id) == ("Kestrel 3B", "2403.17777")
     [take] = kestrel.takes  # one take per issue, from the section named for the paper
     assert take.section == "Kestrel 3B" and take.excerpt.startswith("Kestrel 3B is a small open model")
+
+
+def test_author_lists_and_cut_sentences_are_not_takes():
+    authors = "Ada Park, Bo Kim, Chen Li, Dana Ruiz, Eli Stone, Fay Wong, Gus Hale"
+    text = f"{authors}\n\nThe model reads long documents with a rolling window. It keeps a small memory and the results hold up"
+    assert quote_take([text]) == "The model reads long documents with a rolling window."
