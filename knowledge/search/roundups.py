@@ -190,7 +190,7 @@ def _sentence_value(sentence: str, language: str) -> float:
     if _URL.search(text):
         value -= 0.3
     if language == "ko":
-        value += 0.5 if has_hangul(text) else 0.0
+        value += 1.0 if has_hangul(text) else 0.0  # the commentary, not the quoted English abstract
     return value
 
 
