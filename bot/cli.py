@@ -22,6 +22,7 @@ from bot.commands import (
     cmd_paper,
     cmd_poll,
     cmd_reindex,
+    cmd_roundup,
     cmd_run,
     cmd_stats,
 )
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 # Commands that answer questions use one torch thread unless TORCH_THREADS says otherwise
 # (lowest latency for one question on a small CPU); ingest and reindex use every core.
-SERVING_COMMANDS = {"ask", "paper", "chat", "run", "eval", "stats", "poll"}
+SERVING_COMMANDS = {"ask", "paper", "chat", "run", "eval", "stats", "poll", "roundup"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_gaps)
 
     add_watch_parser(sub)
+    p = sub.add_parser("roundup", help="the papers a week's issues covered, grouped by paper, each digest's take quoted")
+    p.add_argument("--since", metavar="DATE", help="first day, YYYY-MM-DD (default: 6 days before --until)")
+    p.add_argument("--until", metavar="DATE", help="last day, YYYY-MM-DD (default: today, UTC)")
+    p.add_argument("--digest", metavar="NAME", help="only this digest's issues")
+    p.add_argument("--json", action="store_true", help="print the roundup as JSON (docs/design.md)")
+    p.set_defaults(func=cmd_roundup)
     return parser
 
 

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 __all__ = ["AskLimiter", "DigestBot", "ShardedDigestBot", "UserCooldown", "create_bot", "send_ephemeral", "slow_down"]
 
-COGS = ("bot.cogs.ask", "bot.cogs.paper", "bot.cogs.digest", "bot.cogs.admin", "bot.cogs.announce", "bot.cogs.health", "bot.cogs.watch")
+COGS = ("bot.cogs.ask", "bot.cogs.paper", "bot.cogs.digest", "bot.cogs.admin", "bot.cogs.announce", "bot.cogs.health", "bot.cogs.watch",
+        "bot.cogs.roundup")
 
 
 def slow_down(wait: float) -> str:

@@ -236,3 +236,40 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     healthy, line = check(settings.data_dir, max_age=args.max_age)
     print(line, file=sys.stdout if healthy else sys.stderr)
     return 0 if healthy else 1
+
+
+def cmd_roundup(args: argparse.Namespace, settings: Settings) -> int:
+    """The papers a window's issues covered; a bad date is refused before the model loads (exit 2)."""
+    from knowledge import InvalidDate
+
+    try:
+        first = _option_day("--since", args.since)
+        last = _option_day("--until", args.until)
+        if first and last and first > last:
+            raise InvalidDate(f"--since {first} is after --until {last}")
+    except InvalidDate as exc:
+        if args.json:
+            print_json({"error": str(exc)})
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from bot.roundups import roundup_text
+
+    kb = open_kb(settings)
+    roundup = kb.roundup(since=args.since, until=args.until, digest=args.digest)
+    if args.json:
+        print_json(roundup.to_json())
+    else:
+        print(roundup_text(roundup))
+    return 0
+
+
+def _option_day(option: str, value: str | None):  # noqa: ANN202 - a date, imported lazily
+    from knowledge import InvalidDate, parse_day
+
+    if value is None:
+        return None
+    try:
+        return parse_day(value)
+    except InvalidDate as exc:
+        raise InvalidDate(f"{option}: {exc}") from None

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit
 
 import discord
 
-from bot.rendering import answer_text, authors_line, trim, unknown_paper_line
+from bot.rendering import answer_text, authors_line, coverage_line, trim, unknown_paper_line
 from knowledge import Answer, Citation, IssueSummary, PaperReport
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -26,6 +26,8 @@ FOOTER_MAX = 2048
 AUTHOR_MAX = 256
 EMBED_TOTAL_MAX = 6000
 CONTENT_MAX = 2000
+#: Digests shown side by side on a paper card (two rows of three inline fields).
+PAPER_DIGESTS_MAX = 6
 
 COLOUR_FOUND = discord.Colour.blurple()
 COLOUR_WEAK = discord.Colour.light_grey()
@@ -189,18 +191,26 @@ def paper_embed(report: PaperReport) -> discord.Embed:
         lines.append(safe_text(clip(unknown_paper_line(report), 400)))
     elif report.lookup_error:
         lines.append(f"\n*{safe_text(clip(report.lookup_error, 300))} — showing what is known locally.*")
+    if report.coverage is not None:
+        lines.append("\n**First covered:** " + safe_text(clip(coverage_line(report).removeprefix("First covered: "), 300)))
     embed.description = clip("\n".join(lines), DESCRIPTION_MAX)
     if report.mentions:
-        for m in report.mentions[:6]:
-            name = clip(safe_title(f"{m.digest} · {m.date or 'undated'}"), FIELD_NAME_MAX)
+        # each digest's take side by side: one inline field per digest, its first mention
+        by_digest = list(report.by_digest().items())
+        for digest, mentions in by_digest[:PAPER_DIGESTS_MAX]:
+            m = mentions[0]
+            name = clip(safe_title(f"{digest} · {m.date or 'undated'}"), FIELD_NAME_MAX)
             link = m.url or (m.source if m.source.startswith("http") else "")
-            excerpt = " ".join(clip(m.excerpt, 600).split())
+            excerpt = " ".join(clip(m.excerpt, 400).split())
             value = f"> {highlight(excerpt, m.highlights)}\n" + masked_link(clip(m.title, 80), link)
             if m.section and m.section != m.title:
                 value += f" · § {safe_text(clip(m.section, 80))}"
-            embed.add_field(name=name, value=clip(value, FIELD_VALUE_MAX), inline=False)
-        if len(report.mentions) > 6:
-            embed.set_footer(text=f"{len(report.mentions) - 6} more mention(s) not shown")
+            if len(mentions) > 1:
+                value += f"\n+{len(mentions) - 1} more mention{'s' if len(mentions) > 2 else ''} in this digest"
+            embed.add_field(name=name, value=clip(value, FIELD_VALUE_MAX), inline=True)
+        hidden = len(report.mentions) - len(by_digest[:PAPER_DIGESTS_MAX])
+        if hidden:
+            embed.set_footer(text=f"{hidden} more mention(s) not shown")
     else:
         embed.add_field(name="What the digests said", value="No digest in the archive mentions this paper yet.", inline=False)
     if p:

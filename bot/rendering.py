@@ -68,6 +68,8 @@ def paper_card_text(report: PaperReport) -> str:
             lines.append(unknown_paper_line(report))
     if report.lookup_error and report.found:
         lines.append(f"(note: {report.lookup_error}; showing what is known locally)")
+    if coverage_line(report):
+        lines.append(coverage_line(report))
     lines.append("")
     if report.mentions:
         digests = list(dict.fromkeys(m.digest for m in report.mentions))
@@ -141,3 +143,22 @@ def render(question: str, citations: list[Citation], confidence: str) -> str:
         lines.append(f"**{c.rank}.** {bold(c.excerpt, c.highlights)}")
         lines.append(f"   — {citation_line(c)}")
     return "\n".join(lines)
+
+
+def coverage_line(report: PaperReport) -> str:
+    """"First covered: Digest · date · N days after arXiv v1 (API date)" ("" when no mention is dated)."""
+    cov = report.coverage
+    if cov is None:
+        return ""
+    head = f"First covered: {cov.digest} · {cov.date}"
+    if cov.days_after_v1 is None:
+        return head + (" (the issue is dated to the month)" if cov.date else "")
+    days = cov.days_after_v1
+    basis = f"API date {cov.v1_date}" if cov.v1_basis == "api" else f"ID month {cov.v1_date}"
+    if days == 0:
+        when = "the day of its arXiv v1"
+    elif days > 0:
+        when = f"{'at most ' if cov.v1_basis == 'id-month' else ''}{days} day{'s' if days != 1 else ''} after arXiv v1"
+    else:
+        when = f"{-days} day{'s' if days != -1 else ''} before arXiv v1"
+    return f"{head} · {when} ({basis})"

@@ -182,6 +182,32 @@ class BotState(StateDB):
                 (str(message_id) if message_id else None, time.time(), source, guid, str(channel_id)),
             )
 
+    # -- per-guild values and posts that need no message -------------------
+    def set_guild_value(self, guild_id: int, name: str, value: str | None) -> None:
+        """A per-guild setting with a value (``roundup``: the weekly post's day and hour); None removes it."""
+        with self.tx() as db:
+            if value is None:
+                db.execute("DELETE FROM guild_flags WHERE guild_id = ? AND name = ?", (str(guild_id), name))
+            else:
+                db.execute("INSERT OR REPLACE INTO guild_flags VALUES (?, ?, ?)", (str(guild_id), name, value))
+
+    def guild_values(self, name: str) -> dict[int, str]:
+        """``guild_id -> value`` of one per-guild setting."""
+        with self.tx() as db:
+            rows = db.execute("SELECT guild_id, value FROM guild_flags WHERE name = ?", (name,)).fetchall()
+        return {int(r[0]): str(r[1]) for r in rows}
+
+    def claim_posting(self, source: str, guid: str, channel_id: int, nonce: str) -> bool:
+        """Like :meth:`mark_posting`, but only if nothing is recorded yet: False when another process got there first."""
+        with self.tx() as db:
+            cur = db.execute("INSERT OR IGNORE INTO announcements VALUES (?, ?, ?, ?, NULL, 'sending', ?)", (source, guid, str(channel_id), nonce, time.time()))
+            return cur.rowcount == 1
+
+    def mark_unposted(self, source: str, guid: str, channel_id: int, state: str) -> None:
+        """Settled without a message: ``empty`` (nothing to post) or ``gone`` (the channel no longer exists)."""
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO announcements VALUES (?, ?, ?, '', NULL, ?, ?)", (source, guid, str(channel_id), state, time.time()))
+
 
 def normalize_question(question: str) -> str:
     """Lower case, single spaces, no trailing punctuation: how questions are grouped."""

@@ -45,6 +45,11 @@ _EXPORTS: dict[str, str] = {
     "PaperReport": "knowledge.models",
     "Stats": "knowledge.models",
     "shared_papers": "knowledge.search.answers",
+    "Coverage": "knowledge.models",
+    "Roundup": "knowledge.models",
+    "RoundupPaper": "knowledge.models",
+    "InvalidDate": "knowledge.search.roundups",
+    "parse_day": "knowledge.search.roundups",
     # errors
     "StoreError": "knowledge.search.store",
     "StoreBusy": "knowledge.search.store",
@@ -133,6 +138,11 @@ __all__ = [
     "WatchMatcher",
     "WatchRefused",
     "WatchStore",
+    "Coverage",
+    "InvalidDate",
+    "Roundup",
+    "RoundupPaper",
+    "parse_day",
 ]
 
 
@@ -165,11 +175,14 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from knowledge.models import (
         Answer,
         Citation,
+        Coverage,
         IngestReport,
         IssueOverview,
         IssueSummary,
         Paper,
         PaperReport,
+        Roundup,
+        RoundupPaper,
         Stats,
     )
     from knowledge.process.ownership import (
@@ -183,6 +196,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from knowledge.process.service import KnowledgeProcess, KnowledgeUnavailable, open_knowledge
     from knowledge.process.serving import open_in_process
     from knowledge.search.answers import shared_papers
+    from knowledge.search.roundups import InvalidDate, parse_day
     from knowledge.search.store import ModelMismatch, StoreBusy, StoreError
     from knowledge.watch.reports import (
         Announcement,

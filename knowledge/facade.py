@@ -38,6 +38,7 @@ from knowledge.search.lexical import LexicalIndex
 from knowledge.search.papers import PaperLookup
 from knowledge.search.records import DocRecord
 from knowledge.search.retrieval import Retriever
+from knowledge.search.roundups import RoundupLookup
 from knowledge.search.store import ChromaStore
 from knowledge.search.tokenize import tokenize
 from knowledge.search.topic_match import TopicMatching
@@ -53,7 +54,7 @@ MAX_QUESTION_CHARS = 1000
 __all__ = ["KnowledgeBase", "InvalidArxivId", "MAX_QUESTION_CHARS"]
 
 
-class KnowledgeBase(IngestWriter, PaperLookup, TopicMatching):
+class KnowledgeBase(IngestWriter, PaperLookup, TopicMatching, RoundupLookup):
     """The digest archive: ingest documents, answer questions, look up papers.
 
     Args:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         IssueOverview,
         IssueSummary,
         PaperReport,
+        Roundup,
         Stats,
     )
 
@@ -95,4 +96,7 @@ class Knowledge(Protocol):
 
     def match_topic(self, text: str, doc_ids: list[str]) -> dict[str, Citation]:
         """The best citation answering a watch's topic in each of these documents that answers it (``ask``'s gate)."""
+
+    def roundup(self, *, since: str | None = None, until: str | None = None, digest: str | None = None) -> Roundup:
+        """The papers a window's digest issues covered, grouped by paper (raises ``InvalidDate``)."""
         ...

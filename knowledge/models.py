@@ -191,6 +191,15 @@ class PaperReport:
     paper: Paper | None
     mentions: list[Citation]
     lookup_error: str = ""
+    #: The first digest that covered it and how long after its arXiv v1 (None without a dated mention).
+    coverage: Coverage | None = None
+
+    def by_digest(self) -> dict[str, list[Citation]]:
+        """Each digest's mentions (its take first: the earliest), digests in order of first coverage."""
+        out: dict[str, list[Citation]] = {}
+        for m in sorted(self.mentions, key=lambda m: (m.date or "9999", m.rank)):
+            out.setdefault(m.digest, []).append(m)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """The report as the CLI's JSON contract spells it."""
@@ -209,6 +218,7 @@ class PaperReport:
         }
         if self.lookup_error:
             data["lookup_error"] = self.lookup_error
+        data["coverage"] = self.coverage.to_json() if self.coverage else None
         return data
 
 
@@ -291,3 +301,87 @@ class IssueOverview:
     summary: str
     papers: list[str]
     paid: bool = False
+
+
+@dataclass(slots=True)
+class Coverage:
+    """Which digest covered a paper first, and how long after its arXiv v1.
+
+    Attributes:
+        digest: The digest of the earliest dated mention.
+        title: That issue's title.
+        date: That issue's date (ISO; may be a month, "2023-10").
+        url: That issue's link ("" when unknown).
+        v1_date: The arXiv v1 date the days are counted from: the API's date ("2023-05-23")
+            or the ID's month ("2023-05").
+        v1_basis: "api" (the published date from arXiv) or "id-month" (the ID's yymm,
+            counted from the month's first day, so the days are an upper bound).
+        days_after_v1: Days from v1 to the first coverage (negative: covered before it);
+            None when the issue is dated only to the month.
+    """
+
+    digest: str
+    title: str
+    date: str
+    url: str = ""
+    v1_date: str = ""
+    v1_basis: str = ""
+    days_after_v1: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class RoundupPaper:
+    """One paper in a roundup and each digest issue's take on it.
+
+    Attributes:
+        key: What identifies the paper: ``arxiv:<id>``, else ``title:<normalised title>``.
+        title: The paper's title (from an indexed abstract or a section heading), or ``arXiv:<id>``.
+        arxiv_id: Its arXiv ID ("" when no section named one).
+        takes: One citation per issue, oldest first; each excerpt is 1-2 sentences quoted
+            verbatim from the issue's section.
+    """
+
+    key: str
+    title: str
+    arxiv_id: str
+    takes: list[Citation]
+
+    @property
+    def digests(self) -> list[str]:
+        """The digests that covered it, in the order of their takes."""
+        return list(dict.fromkeys(t.digest for t in self.takes))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "title": self.title, "arxiv_id": self.arxiv_id, "digests": self.digests,
+                "takes": [t.to_json() for t in self.takes]}
+
+
+@dataclass(slots=True)
+class Roundup:
+    """The papers a week's digest issues covered, grouped by paper.
+
+    Attributes:
+        since: First day of the window (ISO).
+        until: Last day of the window (ISO, inclusive).
+        papers: Papers covered by more digests first, then the most recently covered.
+        issues: The digest issues dated in the window.
+        digest: The digest asked for ("" for all).
+        fallback: True when the asked-for window (the last 7 days) had no issue and this
+            is the newest 7-day window that has some instead.
+        note: A sentence for the reader when the window was changed or nothing was found.
+    """
+
+    since: str
+    until: str
+    papers: list[RoundupPaper]
+    issues: list[IssueSummary]
+    digest: str = ""
+    fallback: bool = False
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"since": self.since, "until": self.until, "digest": self.digest, "fallback": self.fallback, "note": self.note,
+                "issues": [i.to_json() for i in self.issues], "papers": [p.to_json() for p in self.papers]}

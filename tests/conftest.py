@@ -181,3 +181,15 @@ def fetcher():
 
     with FeedFetcher(timeout=2.0, allow_private=True) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def roundup_kb(tmp_path_factory, embedder):
+    """The fixture archive plus ``tests/fixtures/roundup`` (three digests of one week sharing papers); read-only use."""
+    from knowledge.facade import KnowledgeBase
+    from tests.helpers.paths import ROUNDUP
+
+    kb = KnowledgeBase(settings_for(tmp_path_factory.mktemp("roundup-kb")), embedder=embedder)
+    kb.ingest([ARCHIVE, ROUNDUP])
+    yield kb
+    kb.close()

@@ -1,5 +1,5 @@
 """Admin commands (Manage Server): announcement channel, ask channels, answers in threads, the
-gaps report, reindex, watched sources."""
+gaps report, reindex, watched sources, the weekly roundup's schedule."""
 
 from __future__ import annotations
 
@@ -75,6 +75,28 @@ class AdminCog(commands.Cog):
         text = ("Members can watch topics and papers again (`/watch`); matches arrive as private DMs." if state == "on"
                 else "Watches are off in this server: `/watch` says so, and no watch made here sends DMs.")
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @admin.command(name="roundup", description="Post the weekly roundup in the announcement channel every week (UTC), or turn it off")
+    @app_commands.describe(day="Day of the week, or off", hour="Hour of the day, 0-23 UTC")
+    async def roundup(self, interaction: discord.Interaction, day: Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "off"],
+                      hour: app_commands.Range[int, 0, 23] | None = None) -> None:
+        from bot.roundup_schedule import DAYS, SETTING, Schedule
+
+        if day == "off":
+            await self.bot.run_blocking(self.bot.state.set_guild_value, interaction.guild_id, SETTING, None)
+            await interaction.response.send_message("The weekly roundup is off.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        if hour is None:
+            await interaction.response.send_message(f"Give the hour too (0-23, UTC), e.g. `/admin roundup {day} 9`.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        schedule = Schedule(DAYS.index(day), hour)
+        await self.bot.run_blocking(self.bot.state.set_guild_value, interaction.guild_id, SETTING, schedule.encode())
+        cog = self.bot.get_cog("RoundupCog")
+        channel_id = await cog.channel_for(interaction.guild_id) if cog is not None else None  # type: ignore[attr-defined]
+        where = f" in <#{channel_id}>" if channel_id else "; no announcement channel is set yet: choose one with /admin channel"
+        now = cog.clock() if cog is not None else None  # type: ignore[attr-defined]
+        when = " (this week's time has passed: unless it was posted already, it goes out within 10 minutes)" if now and schedule.due_at(now) <= now else ""
+        await interaction.response.send_message(f"The weekly roundup will be posted {schedule.label()}{where}{when}.", ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @admin.command(name="gaps", description="Questions the archive could not answer and the most downvoted answers")
     async def gaps(self, interaction: discord.Interaction) -> None:

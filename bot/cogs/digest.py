@@ -1,4 +1,4 @@
-"""/digest latest and /sources: what is indexed, and how the watched sources are doing."""
+"""/digest latest, /digest week and /sources: what is indexed, this week's papers, how the watched sources are doing."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.embeds import COLOUR_FOUND, NO_MENTIONS, clip, fit, issues_embed, safe_text
+from bot.roundups import roundup_embed
 
 if TYPE_CHECKING:
     from bot.client import DigestBot
@@ -34,6 +35,17 @@ class DigestCog(commands.Cog):
     async def digest_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         names = await self.bot.run_blocking(self.bot.kb.digests)
         return [app_commands.Choice(name=clip(n, 100), value=n) for n in names if current.lower() in n.lower()][:25]
+
+    @digest.command(name="week", description="The papers this week's issues covered, grouped by paper, each digest's take quoted")
+    @app_commands.describe(digest="Only this digest")
+    async def week(self, interaction: discord.Interaction, digest: str | None = None) -> None:
+        await interaction.response.defer(thinking=True)
+        roundup = await self.bot.run_blocking(self.bot.kb.roundup, digest=digest)
+        await interaction.followup.send(embed=roundup_embed(roundup), allowed_mentions=NO_MENTIONS)
+
+    @week.autocomplete("digest")
+    async def week_digest_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return await self.digest_autocomplete(interaction, current)
 
     @app_commands.command(name="sources", description="What is indexed: digests, issues, papers, last update, source health")
     async def sources(self, interaction: discord.Interaction) -> None:

@@ -20,6 +20,7 @@ from knowledge.models import (
     IssueOverview,
     IssueSummary,
     PaperReport,
+    Roundup,
     Stats,
 )
 
@@ -100,3 +101,7 @@ class ForwardedCalls:
     def match_topic(self, text: str, doc_ids: list[str]) -> dict[str, Citation]:
         """A watch's topic matched in newly indexed documents (see :meth:`KnowledgeBase.match_topic`)."""
         return self._call("match_topic", text, list(doc_ids))
+
+    def roundup(self, *, since: str | None = None, until: str | None = None, digest: str | None = None) -> Roundup:
+        """The papers a window's digest issues covered (see :meth:`KnowledgeBase.roundup`)."""
+        return self._call("roundup", since=since, until=until, digest=digest, timeout=self.call_timeout)

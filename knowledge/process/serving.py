@@ -41,6 +41,7 @@ CALLS = frozenset(
         "reindex",
         "refresh",
         "match_topic",
+        "roundup",
     }
 )
 

@@ -13,7 +13,9 @@ from knowledge.clients.arxiv_ids import parse_arxiv_id
 from knowledge.ingest.parsing.documents import PARSER_VERSION
 from knowledge.models import Citation, Document, IngestReport, Paper, PaperReport, Section
 from knowledge.search.answers import to_citation
+from knowledge.search.coverage import first_coverage
 from knowledge.search.retrieval import Hit, QueryTerms, query_terms
+from knowledge.search.roundups import heading_title
 from knowledge.search.tokenize import tokenize
 from knowledge.text import content_hash, normalise_title
 
@@ -69,7 +71,8 @@ class PaperLookup:
                     self._index_paper(fetched)
         mentions = self._mentions(arxiv_id, paper)
         found = paper is not None or bool(mentions)
-        return PaperReport(arxiv_id=arxiv_id, found=found, paper=paper, mentions=mentions, lookup_error=lookup_error)
+        return PaperReport(arxiv_id=arxiv_id, found=found, paper=paper, mentions=mentions, lookup_error=lookup_error,
+                           coverage=first_coverage(arxiv_id, paper, mentions))
 
     def _local_paper(self, arxiv_id: str) -> Paper | None:
         record = self._records.get(f"arxiv:{arxiv_id}")
@@ -104,6 +107,8 @@ class PaperLookup:
     def _mentions(self, arxiv_id: str, paper: Paper | None) -> list[Citation]:
         chunk_ids = set(self.lexical.chunks_mentioning(arxiv_id))
         title = paper.title if paper else ""
+        if not title:  # a section that links the ID under the paper's title names it for the others
+            title = heading_title(self.store.get_chunks(sorted(chunk_ids))) if chunk_ids else ""
         if title:
             chunk_ids |= self._chunks_naming(title)
         own = f"arxiv:{arxiv_id}"

@@ -280,3 +280,14 @@ def test_knowledge_process_is_a_setting(tmp_path, embedder):
         assert type(kb).__name__ == "KnowledgeBase"
     finally:
         kb.close()
+
+
+def test_roundups_are_served_and_a_bad_date_comes_back_as_itself(served, fixture_kb):
+    from knowledge import InvalidDate
+
+    kp, _, _ = served
+    week = {"since": "2024-03-16", "until": "2024-03-22"}
+    remote, local = kp.roundup(**week), fixture_kb.roundup(**week)
+    assert remote.papers and [p.to_json() for p in remote.papers] == [p.to_json() for p in local.papers]
+    with pytest.raises(InvalidDate, match="not a date"):
+        kp.roundup(since="someday")
