@@ -22,6 +22,7 @@ from tests.fakes.discord_api import (
     FakeDiscord,
     SentMessage,
 )
+from tests.helpers.waiting import until
 
 Q = "what did the digest say about PebbleTune?"
 REFUSAL = "Sorry, only members with **Manage Server** can use this command."
@@ -130,6 +131,8 @@ async def test_ask_channel_answers_questions_in_threads_and_ignores_chatter(fake
         marker = await fake.inject_message(TEXT_CHANNEL_ID, f"<@{BOT_ID}> {Q}")
         await fake.wait_for_message(reply_to(marker["id"]))
         assert int(ignored["id"]) not in fake.channels
+        # each question is recorded after its answer is sent: wait for the last one's record
+        await until(lambda: len(state.questions()) >= 4, "the fourth question recorded")
     assert state.ask_channels() == set()
     assert [q["confidence"] for q in state.questions()][:1] == ["answer"]
     assert len(state.questions()) == 4
