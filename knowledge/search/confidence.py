@@ -86,11 +86,10 @@ def gather(sections: list[Hit], hits: list[Hit], terms: QueryTerms) -> Evidence:
 
 
 def _rare_share(hit: Hit, terms: QueryTerms) -> float:
-    """Share of the weight of the question's two rarest words that the hit's section contains."""
-    rarest = sorted(terms.groups, key=lambda g: -g.weight)[:2]
-    total = sum(g.weight for g in rarest)
-    matched = set(hit.matched)
-    return sum(g.weight for g in rarest if matched.intersection(g.heads)) / total if total else 0.0
+    """Share of the weight of the question's two rarest terms that the hit's section contains."""
+    rarest = sorted(terms.tokens, key=lambda t: -terms.weights[t])[:2]
+    total = sum(terms.weights[t] for t in rarest)
+    return sum(terms.weights[t] for t in rarest if t in hit.matched) / total if total else 0.0
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ import numpy as np
 from knowledge.embeddings import Embedder
 from knowledge.search.lexical import LexicalIndex
 from knowledge.search.store import ChromaStore
-from knowledge.search.tokenize import korean_words, tokenize, word_groups
+from knowledge.search.tokenize import korean_words, tokenize
 from knowledge.text import has_hangul
 
 log = logging.getLogger(__name__)
@@ -53,18 +53,6 @@ class Hit:
         return (self.doc_id, int(self.meta.get("section_index", 0)))
 
 
-@dataclass(slots=True, frozen=True)
-class TermGroup:
-    """One word of a question: the tokens standing for it whole, its indexed parts, its weight.
-
-    The weight is the rarest head's IDF: a word counts once however many tokens it gives.
-    """
-
-    heads: tuple[str, ...]
-    parts: tuple[str, ...]
-    weight: float
-
-
 @dataclass(slots=True)
 class QueryTerms:
     """The question's tokens with their weights (inverse document frequency).
@@ -82,32 +70,6 @@ class QueryTerms:
     weights: dict[str, float]
     alternatives: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     known: float = 1.0
-    groups: list[TermGroup] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if not self.groups:  # built by hand (tests): every token is a word of its own
-            self.groups = [TermGroup((t,), (), self.weights.get(t, 0.0)) for t in self.tokens]
-
-    @property
-    def group_total(self) -> float:
-        return sum(g.weight for g in self.groups) or 1.0
-
-    def group_match(self, group: TermGroup, text_tokens: set[str] | frozenset[str]) -> float:
-        """How much of one word a text with ``text_tokens`` matches, 0-1.
-
-        A head form (or one of its Latin spellings) matches the whole word; otherwise the
-        word's parts (bigrams, the pieces of ``rho-1``) match the share of their weight found.
-        """
-        best = 0.0
-        for head in group.heads:
-            if head in text_tokens:
-                return 1.0
-            best = max(best, max((sim for alt, sim in self.alternatives.get(head, ()) if alt in text_tokens), default=0.0))
-        if group.parts:
-            total = sum(self.weights.get(p, 0.0) for p in group.parts)
-            if total > 0:
-                best = max(best, sum(self.weights.get(p, 0.0) for p in group.parts if p in text_tokens) / total)
-        return best
 
     @property
     def total(self) -> float:
@@ -141,35 +103,20 @@ def query_terms(question: str, lexical: LexicalIndex) -> QueryTerms:
             spellings = translit.spellings(word)
             if spellings:
                 alternatives[word] = [(s.token, s.similarity) for s in spellings]
-    groups = [TermGroup(heads, parts, max(weights[h] for h in heads)) for heads, parts in _distinct(word_groups(question))]
-    terms = QueryTerms(tokens=tokens, weights=weights, alternatives=alternatives, groups=groups)
-    known = 0.0
-    for g in groups:
-        if any(dfs[h] or h in alternatives for h in g.heads):
-            known += g.weight
-        elif g.parts:
-            part_total = sum(weights[p] for p in g.parts)
-            known += g.weight * sum(weights[p] for p in g.parts if dfs[p]) / part_total if part_total else 0.0
-    terms.known = known / terms.group_total if groups else 0.0
+    terms = QueryTerms(tokens=tokens, weights=weights, alternatives=alternatives)
+    known = sum(w for t, w in weights.items() if dfs[t] or t in alternatives)
+    terms.known = known / terms.total if tokens else 0.0
     return terms
 
 
-def _distinct(groups: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-    """Each word once (a question that repeats a word does not weigh it twice)."""
-    seen: set[tuple[str, ...]] = set()
-    out = []
-    for heads, parts in groups:
-        if heads not in seen:
-            seen.add(heads)
-            out.append((heads, parts))
-    return out
-
-
 def _coverage(terms: QueryTerms, text_tokens: set[str]) -> tuple[float, list[str]]:
-    """Share of the question's words (by weight) a text covers, and the question tokens it has."""
-    matched = [t for t in terms.tokens if terms.matched_weight(t, text_tokens) > 0]
-    total = sum(g.weight * terms.group_match(g, text_tokens) for g in terms.groups)
-    return total / terms.group_total, matched
+    matched, total = [], 0.0
+    for t in terms.tokens:
+        got = terms.matched_weight(t, text_tokens)
+        if got > 0:
+            matched.append(t)
+            total += got
+    return total / terms.total, matched
 
 
 class Retriever:

@@ -89,30 +89,6 @@ def stem(word: str) -> str:
         return _STEMMER.stemWord(word)
 
 
-def word_groups(text: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-    """The question's words as :func:`tokenize` splits them: ``(heads, parts)`` per word.
-
-    ``heads`` are the forms that stand for the whole word (the stemmed Latin word; a Hangul
-    word and its particle-stripped stem), ``parts`` the pieces it is also indexed by (the parts
-    of ``rho-1``, the bigrams of a Hangul stem). One word is one term when measuring how much of
-    a question a text covers: a Korean word is not counted five times through its bigrams.
-    Stopwords are dropped, as by ``tokenize(text)``.
-    """
-    groups: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
-    for match in _LATIN.finditer(text.lower()):
-        word = match.group(0)
-        if word in STOPWORDS:
-            continue
-        parts = tuple(stem(p) for p in _SPLIT.split(word) if p and p not in STOPWORDS) if _SPLIT.search(word) else ()
-        groups.append(((stem(word),), parts))
-    for match in _HANGUL_RUN.finditer(text):
-        tokens = _korean_tokens(match.group(0))
-        if tokens:
-            heads = tuple(dict.fromkeys(tokens[:2]))
-            groups.append((heads, tuple(tokens[2:])))
-    return groups
-
-
 def tokenize(text: str, *, drop_stopwords: bool = True) -> list[str]:
     """Tokens for BM25: lowercase, stemmed words and compounds, plus Hangul stems and bigrams.
 
