@@ -62,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--knowledge-process", action="store_true", help="serve from a knowledge process, as `digestbot run`"
     )
+    parser.add_argument(
+        "--bare",
+        action="store_true",
+        help="the reference: only import sentence-transformers and load the model (no store, no answer)",
+    )
     parser.add_argument("--host", default=None)
     parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args(argv)
@@ -84,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {"DIGESTBOT_DATA_DIR": args.data, "ARXIV_API_URL": "http://127.0.0.1:9/api/query"}
     if args.host:
         env.update(CHROMA_HOST=args.host, CHROMA_PORT=str(args.port))
+    if args.bare:
+        return _bare(args, mark, steps)
     from knowledge.config import Settings
 
     if args.knowledge_process:
@@ -95,14 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         mark("load model")
         mark("open store")
     else:
-        from knowledge.embeddings import get_embedder
+        from knowledge.embeddings import get_embedder, set_threads
         from knowledge.facade import KnowledgeBase
 
         mark("import")
-        if args.torch_threads:
-            import torch
-
-            torch.set_num_threads(args.torch_threads)
+        set_threads(args.torch_threads or None)  # as the bot: torch only when it is the backend
         embedder = get_embedder(None)
         embedder.load()  # load it now, as the bot does before it connects
         mark("load model")
@@ -126,6 +130,29 @@ def main(argv: list[str] | None = None) -> int:
         "latencies_ms": [round(x, 1) for x in latencies],
     }
     kb.close()
+    sys.stdout.write(json.dumps(record) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def _bare(args: argparse.Namespace, mark, steps: list[tuple[str, float, float]]) -> int:  # noqa: ANN001
+    """The reference start: ``import sentence_transformers`` and load the bundled model by path."""
+    from sentence_transformers import SentenceTransformer
+
+    mark("import")
+    import torch
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    from knowledge.embeddings import default_model_path
+
+    SentenceTransformer(default_model_path(), device="cpu")
+    mark("load model")
+    record = {
+        "steps": [{"step": s, "at_s": round(t, 3), "rss_mib": round(r, 1)} for s, t, r in steps],
+        "peak_rss_mib": round(_peak_mib(), 1),
+        "own_peak_rss_mib": round(_peak_mib(), 1),
+    }
     sys.stdout.write(json.dumps(record) + "\n")
     sys.stdout.flush()
     return 0

@@ -6,7 +6,11 @@ also brings the BM25 index in memory on the first question). The operating syste
 cache is whatever earlier runs left: these are warm-disk cold starts, which is what a
 restarted bot on the same machine sees.
 
-Target: <= 10 s to the first answer.
+The reference, measured in the same run: a fresh interpreter that only imports
+sentence-transformers and loads the same model (``SentenceTransformer(path)``).
+
+Targets: the first answer within 0.6 of the reference's import + load, and within 8 s at
+100k chunks.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from bench.common import (
 
 log = logging.getLogger(__name__)
 
-TARGET_S = 10.0
+TARGET_RATIO = 0.6
+TARGET_S = 8.0
 STEPS = ("interpreter start", "import", "load model", "open store", "first answer")
 MODES = ("in-process", "knowledge process")
 
@@ -80,25 +85,38 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         targets.append(
             (f"synthetic ({smeta['chunks']:,} chunks)", spath, synthetic.questions(3, args.seed))
         )
-    table = Table(
-        "Cold start: seconds since the process was started (median of runs; the last column is the worst run)",
-        ["index", "knowledge base", "runs", *[f"{s} s" for s in STEPS], "worst first answer s", "target"],
-    )
     modes = MODES if args.mode == "both" else (args.mode,)
+    log.info("reference: bare sentence-transformers import + model load, %d runs", args.runs)
+    bare = [spawn_child(targets[0][1], targets[0][2][:1], bare=True) for _ in range(args.runs)]
+    reference_s = statistics.median(_at(r, "load model") for r in bare)
+    table = Table(
+        "Cold start: seconds since the process was started (median of runs; the last columns are the worst run)",
+        ["index", "knowledge base", "runs", *[f"{s} s" for s in STEPS], "worst first answer s", "x reference", "target"],
+    )
+    table.rows.append(
+        [
+            "reference: import sentence-transformers + load the model",
+            "-",
+            len(bare),
+            statistics.median(_at(r, "interpreter start") for r in bare),
+            statistics.median(_at(r, "import") for r in bare),
+            reference_s,
+            "-",
+            "-",
+            "-",
+            1.0,
+            "-",
+        ]
+    )
     for (label, data, questions), mode in ((t, m) for t in targets for m in modes):
         records = []
         for n in range(args.runs):
             log.info("cold start %d/%d on %s (%s)", n + 1, args.runs, label, mode)
             records.append(spawn_child(data, questions[:1], knowledge_process=mode != "in-process"))
-        at = {
-            s: statistics.median(
-                next(x["at_s"] for x in r["steps"] if x["step"] == s) for r in records
-            )
-            for s in STEPS
-        }
-        worst = max(
-            next(x["at_s"] for x in r["steps"] if x["step"] == "first answer") for r in records
-        )
+        at = {s: statistics.median(_at(r, s) for r in records) for s in STEPS}
+        worst = max(_at(r, "first answer") for r in records)
+        ratio = worst / reference_s
+        ok = ratio <= TARGET_RATIO and worst <= TARGET_S
         table.rows.append(
             [
                 label,
@@ -106,9 +124,14 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
                 len(records),
                 *[at[s] for s in STEPS],
                 worst,
-                f"<= {TARGET_S:.0f} s: {'met' if worst <= TARGET_S else 'MISSED'}",
+                ratio,
+                f"<= {TARGET_RATIO} x and <= {TARGET_S:.0f} s: {'met' if ok else 'MISSED'}",
             ]
         )
+    table.notes.append(
+        f"reference: a fresh interpreter that imports sentence_transformers and loads the bundled model by path "
+        f"(median {reference_s:.2f} s over {len(bare)} runs); 'x reference' is the worst first answer over it."
+    )
     table.notes.append("each column is cumulative: the time at which that step had finished.")
     table.notes.append(
         "knowledge process: the process starts a KnowledgeProcess child (knowledge/process/service.py) that loads the model and "
@@ -123,6 +146,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         write=not args.no_write,
     )
     return [table]
+
+
+def _at(record: dict, step: str) -> float:
+    return next(x["at_s"] for x in record["steps"] if x["step"] == step)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -395,10 +395,12 @@ def spawn_child(
     port: int | None = None,
     timeout: float = 900,
     knowledge_process: bool = False,
+    bare: bool = False,
 ) -> dict[str, Any]:
     """Run :mod:`bench.child` on an index in a fresh interpreter and return its record.
 
-    With ``knowledge_process`` the child serves from a knowledge process, as ``digestbot run``.
+    With ``knowledge_process`` the child serves from a knowledge process, as ``digestbot run``;
+    with ``bare`` it only imports sentence-transformers and loads the model (the reference).
 
     The record gains ``wall_s``: the parent's time from starting the process to its exit.
     """
@@ -412,6 +414,8 @@ def spawn_child(
         argv += ["--host", host, "--port", str(port)]
     if knowledge_process:
         argv.append("--knowledge-process")
+    if bare:
+        argv.append("--bare")
     env = dict(
         os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false"
     )
