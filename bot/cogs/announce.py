@@ -22,19 +22,18 @@ in a worker thread, so questions are answered meanwhile.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
 from discord.ext import commands, tasks
 
 from bot.announcements import announcement_embed, notice_line, refusal, summary_line
+from bot.deployment_lock import DeploymentLock
 from bot.embeds import (
     NO_MENTIONS,
 )
@@ -71,7 +70,8 @@ class AnnounceCog(commands.Cog):
     def __init__(self, bot: DigestBot) -> None:
         self.bot: DigestBot = bot
         self.poll.change_interval(minutes=bot.settings.poll_minutes)
-        self._lock_file: IO[str] | None = None
+        #: Polling happens once per deployment: whoever holds ``poller.lock`` in the data dir polls.
+        self._poll_lock = DeploymentLock(bot.settings.data_dir, "poller.lock")
         #: Whether this process polls (it holds the deployment's poll lock).
         self.polling = False
         #: Finished rounds of the loop (0: the first catch-up with the feeds is still running or to come).
@@ -80,7 +80,7 @@ class AnnounceCog(commands.Cog):
     async def cog_load(self) -> None:
         if getattr(self.bot, "poller", None) is None:
             return
-        if not self._take_poll_lock():
+        if not self._poll_lock.acquire():
             log.info("another digestbot process polls the digests for this deployment; this one only answers")
             return
         self.polling = True
@@ -90,24 +90,7 @@ class AnnounceCog(commands.Cog):
         self.poll.cancel()
         if self.polling:
             self.bot.poller.stop()  # a round in its worker thread returns soon
-        if self._lock_file is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
-
-    def _take_poll_lock(self) -> bool:
-        """Polling happens once per deployment: whoever holds ``poller.lock`` in the data dir polls."""
-        data_dir = self.bot.settings.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fh = (data_dir / "poller.lock").open("a+")
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            return False
-        self._lock_file = fh
-        return True
+        self._poll_lock.release()
 
     @tasks.loop(minutes=30)
     async def poll(self) -> None:

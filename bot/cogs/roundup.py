@@ -13,19 +13,18 @@ is not retried all week. One process per data directory ticks (``roundup.lock``)
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands, tasks
 
 from bot.announcements import refusal
 from bot.cogs.announce import HISTORY_LOOKBACK, NETWORK_ERRORS
+from bot.deployment_lock import DeploymentLock
 from bot.embeds import NO_MENTIONS
 from bot.roundup_schedule import SETTING, Schedule, week_key
 from bot.roundups import roundup_embed
@@ -48,33 +47,17 @@ class RoundupCog(commands.Cog):
         self.bot: DigestBot = bot
         #: The current time (tests set another clock).
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-        self._lock_file: IO[str] | None = None
+        self._lock = DeploymentLock(bot.settings.data_dir, "roundup.lock")
 
     async def cog_load(self) -> None:
-        if self._take_lock():
+        if self._lock.acquire():
             self.tick_loop.start()
         else:
             log.info("another digestbot process posts the weekly roundups for this deployment")
 
     async def cog_unload(self) -> None:
         self.tick_loop.cancel()
-        if self._lock_file is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
-
-    def _take_lock(self) -> bool:
-        data_dir = self.bot.settings.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fh = (data_dir / "roundup.lock").open("a+")
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            return False
-        self._lock_file = fh
-        return True
+        self._lock.release()
 
     @tasks.loop(minutes=TICK_MINUTES)
     async def tick_loop(self) -> None:

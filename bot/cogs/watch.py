@@ -9,15 +9,14 @@ each polling round).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
+from bot.deployment_lock import DeploymentLock
 from bot.embeds import NO_MENTIONS, clip, safe_text
 from bot.watch_delivery import WATCHES_FLAG, WatchDelivery
 from bot.watch_messages import paper_watch_reply, watches_text
@@ -41,32 +40,17 @@ class WatchCog(commands.Cog):
         self.bot: DigestBot = bot
         self.store = WatchStore(bot.state, max_per_user=bot.settings.watch_max_per_user)
         self.delivery = WatchDelivery(bot, self.store)
-        self._lock_file: IO[str] | None = None
+        self._delivery_lock = DeploymentLock(bot.settings.data_dir, "watch-delivery.lock")
 
     async def cog_load(self) -> None:
-        if self._take_delivery_lock():  # one process per data directory sends the DMs
+        if self._delivery_lock.acquire():  # one process per data directory sends the DMs
             self.deliver.start()
+        else:
+            log.info("another digestbot process sends the watch DMs for this deployment")
 
     async def cog_unload(self) -> None:
         self.deliver.cancel()
-        if self._lock_file is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
-
-    def _take_delivery_lock(self) -> bool:
-        data_dir = self.bot.settings.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fh = (data_dir / "watch-delivery.lock").open("a+")
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            log.info("another digestbot process sends the watch DMs for this deployment")
-            return False
-        self._lock_file = fh
-        return True
+        self._delivery_lock.release()
 
     @tasks.loop(seconds=DELIVERY_SECONDS)
     async def deliver(self) -> None:

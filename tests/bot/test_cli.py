@@ -7,24 +7,14 @@ import json
 
 import pytest
 
-from bot.cli import main
-from tests.conftest import ARCHIVE, free_port
+from tests.conftest import ARCHIVE
+from tests.helpers.cli import cli_environment
+from tests.helpers.cli import run_cli as run
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch, embedder):
-    monkeypatch.setenv("DIGESTBOT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("ARXIV_API_URL", f"http://127.0.0.1:{free_port()}/api/query")
-    for name in ("CHROMA_HOST", "EMBEDDING_MODEL", "DISCORD_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return cli_environment(tmp_path, monkeypatch)
 
 
 def test_ingest_ask_stats_paper_contracts(env, capsys, monkeypatch):

@@ -10,7 +10,9 @@ import pytest
 from bot.chat import run_chat
 from bot.cli import main
 from knowledge.config import Settings
-from tests.conftest import ARCHIVE, free_port
+from tests.conftest import ARCHIVE
+from tests.helpers.cli import cli_environment
+from tests.helpers.cli import run_cli as run
 
 ISSUE = """2024-4-2 Glass Weekly: routers and more
 
@@ -33,18 +35,7 @@ A compact model predicts protein structures from sequences and runs on one consu
 
 @pytest.fixture
 def env(tmp_path, monkeypatch, embedder):
-    monkeypatch.setenv("DIGESTBOT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("ARXIV_API_URL", f"http://127.0.0.1:{free_port()}/api/query")
-    for name in ("CHROMA_HOST", "EMBEDDING_MODEL", "DISCORD_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return cli_environment(tmp_path, monkeypatch)
 
 
 def write_issue(env, name: str, text: str) -> str:
