@@ -9,8 +9,8 @@ restarted bot on the same machine sees.
 The reference, measured in the same run: a fresh interpreter that only imports
 sentence-transformers and loads the same model (``SentenceTransformer(path)``).
 
-Targets: the first answer within 0.6 of the reference's import + load, and within 8 s at
-100k chunks.
+Targets: the first answer within 0.6 of the reference's import + load on the archive, and
+within 8 s at 100k chunks (the ratio is shown for both).
 """
 
 from __future__ import annotations
@@ -116,7 +116,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         at = {s: statistics.median(_at(r, s) for r in records) for s in STEPS}
         worst = max(_at(r, "first answer") for r in records)
         ratio = worst / reference_s
-        ok = ratio <= TARGET_RATIO and worst <= TARGET_S
+        synthetic_index = label.startswith("synthetic")
+        # the issue's targets: <= 0.6 x the reference on the archive, <= 8 s at 100k chunks
+        ok = worst <= TARGET_S if synthetic_index else ratio <= TARGET_RATIO
+        goal = f"<= {TARGET_S:.0f} s" if synthetic_index else f"<= {TARGET_RATIO} x"
         table.rows.append(
             [
                 label,
@@ -125,7 +128,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
                 *[at[s] for s in STEPS],
                 worst,
                 ratio,
-                f"<= {TARGET_RATIO} x and <= {TARGET_S:.0f} s: {'met' if ok else 'MISSED'}",
+                f"{goal}: {'met' if ok else 'MISSED'}",
             ]
         )
     table.notes.append(
