@@ -47,7 +47,7 @@ from bench.common import (
     torch_threads,
 )
 from bench.ingest_throughput import inputs_for
-from tests.fakes.feed_server import FakeEntry, FakeFeedServer, FakePost
+from tests.fakes.feeds import FakeEntry, FakeFeedServer, FakePost
 
 log = logging.getLogger(__name__)
 
@@ -432,7 +432,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[Table]:
         "the loop's process only waits on a pipe. in-process: KNOWLEDGE_PROCESS=0."
     )
     table.notes.append(
-        "the poll: a local feed + Substack API server (tests/fakes/feed_server.py) with synthetic posts; the poller fetches and "
+        "the poll: a local feed + Substack API server (tests/fakes/feeds/) with synthetic posts; the poller fetches and "
         "parses in the loop's process and indexes through the knowledge base."
     )
     report(

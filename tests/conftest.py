@@ -140,8 +140,8 @@ def fixture_kb(tmp_path_factory, embedder):
 
 @pytest.fixture
 def server():
-    """A local feed and Substack-API server (tests/fakes/feed_server.py)."""
-    from tests.fakes.feed_server import FakeFeedServer
+    """A local feed and Substack-API server (tests/fakes/feeds/)."""
+    from tests.fakes.feeds import FakeFeedServer
 
     with FakeFeedServer() as fake:
         yield fake

@@ -11,7 +11,7 @@ import pytest_asyncio
 
 from bot.client import create_bot
 from bot.state import BotState
-from tests.fakes.discord_api import GUILD_ID, FakeDiscord, SentMessage
+from tests.fakes.discord import GUILD_ID, FakeDiscord, SentMessage
 
 
 @pytest_asyncio.fixture(loop_scope="function")

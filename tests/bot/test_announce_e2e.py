@@ -11,8 +11,8 @@ from knowledge.config import Settings
 from knowledge.watch.poller import Poller
 from knowledge.watch.state import ANNOUNCED, INDEXED
 from tests.bot.announce_helpers import BASE, issue, until
-from tests.fakes.discord_api import TEXT_CHANNEL_ID, FakeDiscord
-from tests.fakes.feed_server import FakeEntry, FakeFeedServer
+from tests.fakes.discord import TEXT_CHANNEL_ID, FakeDiscord
+from tests.fakes.feeds import FakeEntry, FakeFeedServer
 
 
 @pytest.fixture

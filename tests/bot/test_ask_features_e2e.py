@@ -13,7 +13,7 @@ import discord
 import pytest
 
 from tests.bot.conftest import reply_to
-from tests.fakes.discord_api import (
+from tests.fakes.discord import (
     ADMIN_ID,
     BOT_ID,
     GUILD_ID,

@@ -22,7 +22,7 @@ from bot.runner import RedactToken, configure_discord_endpoints, install_token_r
 from knowledge.models import Answer
 from tests.bot.conftest import reply_to
 from tests.bot.helpers import make_answer, make_citation
-from tests.fakes.discord_api import (
+from tests.fakes.discord import (
     ADMIN_ID,
     BOT_ID,
     GUILD_ID,

@@ -16,8 +16,8 @@ from bot.client import create_bot
 from bot.state import BotState
 from knowledge.watch.poller import Poller
 from tests.bot.announce_helpers import BASE
-from tests.fakes.discord_api import GUILD_ID, FakeDiscord
-from tests.fakes.feed_server import FakeEntry, FakeFeedServer
+from tests.fakes.discord import GUILD_ID, FakeDiscord
+from tests.fakes.feeds import FakeEntry, FakeFeedServer
 
 ROLE = "1100000000000000010"
 BAIT_HTML = f"[click here](http://evil.example/login) &lt;@&amp;{ROLE}&gt; @everyone ||hidden|| \u202eexe.gnp \u2066isolated\u2069"

@@ -11,7 +11,7 @@ import pytest
 from bot.client import create_bot
 from bot.cogs.roundup import SOURCE
 from knowledge.models import Citation, Roundup, RoundupPaper
-from tests.fakes.discord_api import (
+from tests.fakes.discord import (
     ADMIN_ID,
     GUILD_ID,
     TEXT_CHANNEL_ID,

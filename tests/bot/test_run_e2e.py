@@ -22,8 +22,8 @@ import pytest
 from bot.health import check
 from tests.bot.announce_helpers import issue
 from tests.conftest import ARCHIVE, free_port
-from tests.fakes.discord_api import GUILD_ID, FakeDiscord
-from tests.fakes.feed_server import FakeFeedServer
+from tests.fakes.discord import GUILD_ID, FakeDiscord
+from tests.fakes.feeds import FakeFeedServer
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.fake.e2e-run-token"
 

@@ -13,8 +13,8 @@ from bot.state import BotState
 from knowledge.alerts.store import REFUSED, SENT, SKIPPED, WatchStore
 from knowledge.config import Settings
 from knowledge.watch.poller import Poller
-from tests.fakes.discord_api import ADMIN_ID, GUILD_ID, USER_ID, FakeDiscord
-from tests.fakes.feed_server import FakeFeedServer
+from tests.fakes.discord import ADMIN_ID, GUILD_ID, USER_ID, FakeDiscord
+from tests.fakes.feeds import FakeFeedServer
 from tests.helpers.feeds import issue
 from tests.helpers.paths import ARCHIVE
 from tests.helpers.waiting import until

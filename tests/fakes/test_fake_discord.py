@@ -1,4 +1,4 @@
-"""Tests proving :mod:`tests.fakes.discord_api` works with the real discord.py client."""
+"""Tests proving :mod:`tests.fakes.discord` works with the real discord.py client."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest_asyncio
 from discord import app_commands
 from discord.ext import commands
 
-from tests.fakes.discord_api import (
+from tests.fakes.discord import (
     ADMIN_ID,
     ADMIN_ROLE_ID,
     BOT_ID,

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.fakes.feed_server import FakeEntry
+from tests.fakes.feeds import FakeEntry
 
 #: Publication date of issue 0; issue ``n`` is published ``7 * n`` days later.
 BASE = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)

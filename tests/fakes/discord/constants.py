@@ -11,7 +11,7 @@ import discord.gateway
 import discord.http
 
 #: One logger for the whole fake (the name it always had).
-_log = logging.getLogger("tests.fakes.discord_api")
+_log = logging.getLogger("tests.fakes.discord")
 
 # ---------------------------------------------------------------------------
 # Default identifiers

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import Message
 
 #: One logger for the whole fake (the name it always had).
-log = logging.getLogger("tests.fakes.feed_server")
+log = logging.getLogger("tests.fakes.feeds")
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"

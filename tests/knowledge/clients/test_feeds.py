@@ -12,7 +12,7 @@ import pytest
 from knowledge.clients.entries import FeedEntry, canonical_link
 from knowledge.clients.feeds import FeedFetcher, parse_feed
 from knowledge.clients.http import FetchError
-from tests.fakes.feed_server import FakeEntry, FakeFeedServer
+from tests.fakes.feeds import FakeEntry, FakeFeedServer
 
 MAY_1 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 MAY_8 = datetime(2024, 5, 8, 23, 15, tzinfo=UTC)

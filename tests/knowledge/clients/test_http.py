@@ -1,7 +1,7 @@
 """FeedFetcher against hostile servers: trickled responses, compression bombs,
 DNS rebinding, endless feeds and bad characters.
 
-Everything goes through the real local fake server (tests/fakes/feed_server.py).
+Everything goes through the real local fake server (tests/fakes/feeds/).
 The only thing replaced is the DNS resolver (``socket.getaddrinfo``), which
 cannot run here; a guard makes sure no socket ever leaves 127.0.0.1.
 """
@@ -21,7 +21,7 @@ import pytest
 from knowledge.clients.feeds import FeedFetcher
 from knowledge.clients.http import FetchError, scrub_text
 from knowledge.config import Settings
-from tests.fakes.feed_server import RSS_TYPE, FakeEntry, FakeFeedServer
+from tests.fakes.feeds import RSS_TYPE, FakeEntry, FakeFeedServer
 
 PUBLIC_IP = "93.184.216.34"
 GENEROUS_BOUND = 15.0  # seconds: a functional bound (the trickle takes minutes), not a benchmark

@@ -16,7 +16,7 @@ from knowledge.clients.substack import (
     iso_date,
     substack_base_from_url,
 )
-from tests.fakes.feed_server import FakeFeedServer, FakePost
+from tests.fakes.feeds import FakeFeedServer, FakePost
 
 START = datetime(2024, 1, 1, 15, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from knowledge.config import Settings
 from knowledge.ingest.inputs import ingest_inputs
-from tests.fakes.feed_server import FakePost
+from tests.fakes.feeds import FakePost
 from tests.helpers.feeds import issue
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from knowledge.watch.poller import Poller
 from knowledge.watch.state import ANNOUNCED, INDEXED, SKIPPED, StateDB
-from tests.fakes.feed_server import FakeEntry, FakePost
+from tests.fakes.feeds import FakeEntry, FakePost
 
 BASE = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
