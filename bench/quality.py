@@ -2,6 +2,7 @@
 
     python -m bench.quality                 # report (uses calibration.json as it is)
     python -m bench.quality --calibrate     # fit the "found" model on the calibration half, then report
+    python -m bench.quality --fit-fusion --calibrate   # fit the ranking's weights first, then the "found" model
 
 Indexes (built once, cached under ``bench/.cache/quality/``):
 
@@ -14,7 +15,10 @@ For each scale it generates known-item positives and held-out negatives
 (:mod:`knowledge.evaluation.generated`), asks them in hybrid, dense-only and lexical-only modes,
 and prints recall@5 by kind and the precision/recall of ``found`` on the report half.
 ``--calibrate`` fits :mod:`knowledge.search.confidence` on the calibration half of both scales and
-writes ``knowledge/search/calibration.json``.
+writes ``knowledge/search/calibration.json``. ``--fit-fusion`` first fits the weights of the fused
+ranking (:mod:`knowledge.search.fusion`) on the calibration half's positives and writes
+``knowledge/search/fusion.json``; the questions are then asked with the new weights (the "found"
+model depends on the ranking: recalibrate with it).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import json
 import logging
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from bench.common import CACHE, DEFAULT_ARCHIVE, DEFAULT_LARGE_ARCHIVE, offline_env, setup_logging
 
@@ -114,6 +120,31 @@ def calibrate(results: list) -> object:
     return model
 
 
+def fit_fusion(sets: list[tuple[object, list]]) -> object:
+    """Fit the fused ranking's weights on the calibration half's positives of every scale."""
+    from knowledge.evaluation.judging import answers_it
+    from knowledge.search.fusion import Fusion, features, fit
+    from knowledge.search.records import arxiv_ids_of
+
+    lists = []
+    for kb, questions in sets:
+        for q in questions:
+            if q.negative or q.half != "calibration":
+                continue
+            hits, _ = kb.retriever.search(q.question, mode="hybrid", allowed_docs=set(kb._records))
+            if hits:
+                labels = [1.0 if answers_it(q, h.doc_id, arxiv_ids_of(h.meta)) else 0.0 for h in hits]
+                lists.append((features(hits), np.asarray(labels)))
+    fusion = Fusion(fit(lists), {
+        "source": "python -m bench.quality --fit-fusion: generated positives, calibration half, "
+        + " + ".join(kb.settings.data_dir.name for kb, _ in sets),
+        "questions": len(lists),
+        "with_a_relevant_candidate": sum(1 for _, y in lists if y.sum() > 0),
+    })
+    fusion.save()
+    return fusion
+
+
 def report_lines(name: str, by_mode: dict[str, list]) -> list[str]:
     from knowledge.evaluation.generated import KINDS
     from knowledge.evaluation.judging import GeneratedReport
@@ -140,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--negatives", type=int, default=300)
     parser.add_argument("--baselines", action="store_true", help="also dense-only and lexical-only")
     parser.add_argument("--calibrate", action="store_true", help="fit the found model and write knowledge/search/calibration.json")
+    parser.add_argument("--fit-fusion", action="store_true",
+                        help="fit the fused ranking's weights and write knowledge/search/fusion.json (before asking)")
     parser.add_argument("--json", type=Path, help="also write every result as JSON here")
     parser.add_argument("--no-ingest", action="store_true", help="use the cached indexes as they are")
     args = parser.parse_args(argv)
@@ -154,12 +187,20 @@ def main(argv: list[str] | None = None) -> int:
     keep, held = split_large(args.large_archive)
     held_docs = held_out_docs(held, args.large_archive)
     scales = {"sample": [args.archive], "large": [args.archive, *keep]}
-    all_results: dict[str, dict[str, list]] = {}
+    opened = []
     for name in [s.strip() for s in args.scales.split(",") if s.strip()]:
         kb = open_index(name, scales[name], args.cache / name, ingest=not args.no_ingest)
         questions = positives(kb, max_questions=args.positives) + held_out_questions(
             kb, held_docs, max_negatives=args.negatives, max_paraphrases=args.positives // 3)
         log.info("%s: %d questions", name, len(questions))
+        opened.append((name, kb, questions))
+    if args.fit_fusion:
+        fusion = fit_fusion([(kb, questions) for _, kb, questions in opened])
+        print("wrote knowledge/search/fusion.json: " + ", ".join(f"{k} {v:.3f}" for k, v in fusion.weights.items()), file=sys.stderr)
+        for _, kb, _ in opened:
+            kb.retriever.fusion = fusion
+    all_results: dict[str, dict[str, list]] = {}
+    for name, kb, questions in opened:
         modes = ["hybrid", "dense", "lexical"] if args.baselines else ["hybrid"]
         all_results[name] = {mode: ask_all(kb, questions, mode=mode) for mode in modes}
         kb.close()

@@ -34,6 +34,11 @@ def _overlap(excerpt: str, source: str) -> float:
     return len(want & set(tokenize(excerpt))) / len(want) if want else 0.0
 
 
+def answers_it(question: GeneratedQuestion, doc_id: str, arxiv_ids: list[str]) -> bool:
+    """Whether a document (by its ID and arXiv IDs) is an expected answer to a generated question."""
+    return doc_id == question.doc_id or bool(question.arxiv_ids and set(question.arxiv_ids) & set(arxiv_ids))
+
+
 def ask_all(kb: KnowledgeBase, questions: list[GeneratedQuestion], *, mode: str = "hybrid") -> list[GeneratedResult]:
     """Ask every question and judge the answer against the document it came from."""
     out = []
@@ -42,7 +47,7 @@ def ask_all(kb: KnowledgeBase, questions: list[GeneratedQuestion], *, mode: str 
         cited = answer.citations or answer.more[:5]  # "none" shows nothing: judge the ranking behind it
         rank, excerpt_hit = None, False
         for c in cited:
-            if c.doc_id == q.doc_id or (q.arxiv_ids and set(q.arxiv_ids) & set(c.arxiv_ids)):
+            if answers_it(q, c.doc_id, c.arxiv_ids):
                 rank = c.rank if answer.citations else cited.index(c) + 1
                 excerpt_hit = bool(q.source_text) and _overlap(c.excerpt, q.source_text) >= 0.5
                 break

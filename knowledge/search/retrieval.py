@@ -1,10 +1,11 @@
 """Hybrid retrieval: dense (Chroma) and lexical (BM25) candidates, fused.
 
 Every candidate from either side gets both scores (its cosine similarity to the
-question and its BM25 score), so the fusion compares like with like. Ranks are
-fused with weighted reciprocal-rank fusion, then nudged by how much of the
+question and its BM25 score), so the fusion compares like with like. The fused
+score (:mod:`knowledge.search.fusion`) weighs both ranks with how much of the
 question's distinctive vocabulary the chunk and its section heading contain
-(model names, numbers and arXiv IDs are rare tokens, so they weigh most).
+(model names, numbers and arXiv IDs are rare tokens, so they weigh most); its
+weights are fitted on questions generated from the archive.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from knowledge.embeddings import Embedder
+from knowledge.search.fusion import Fusion
 from knowledge.search.lexical import LexicalIndex
 from knowledge.search.store import ChromaStore
 from knowledge.search.tokenize import korean_words, tokenize
@@ -26,7 +28,6 @@ from knowledge.text import has_hangul
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "lexical")
-_RRF_K = 30
 _HANGUL_RUN = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]+")
 
 
@@ -126,12 +127,15 @@ class Retriever:
         store: The Chroma store.
         lexical: The BM25 index kept in step with it.
         embedder: The embedding model that built the store.
+        fusion: The fused score's weights (default: the stored ``fusion.json``).
     """
 
-    def __init__(self, store: ChromaStore, lexical: LexicalIndex, embedder: Embedder) -> None:
+    def __init__(self, store: ChromaStore, lexical: LexicalIndex, embedder: Embedder, fusion: Fusion | None = None) -> None:
         self.store = store
         self.lexical = lexical
         self.embedder = embedder
+        #: The fused score's weights (``fusion.json``, fitted by ``bench.quality --fit-fusion``).
+        self.fusion = fusion or Fusion.load()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="retrieval")
 
     def search(self, question: str, *, mode: str = "hybrid", k: int = 40, allowed_docs: set[str] | None = None,
@@ -198,8 +202,7 @@ class Retriever:
                 return self.embedder.encode([question, latin])
         return self.embedder.encode([question])
 
-    @staticmethod
-    def _fuse(hits: list[Hit], mode: str) -> None:
+    def _fuse(self, hits: list[Hit], mode: str) -> None:
         if mode == "dense":
             for h in hits:
                 h.score = h.dense
@@ -208,11 +211,4 @@ class Retriever:
             for h in hits:
                 h.score = h.bm25
             return
-        by_dense = sorted(hits, key=lambda h: h.dense, reverse=True)
-        by_lex = sorted(hits, key=lambda h: (h.bm25, h.dense), reverse=True)
-        dense_rank = {h.chunk_id: r for r, h in enumerate(by_dense)}
-        lex_rank = {h.chunk_id: r for r, h in enumerate(by_lex)}
-        for h in hits:
-            rrf = 1.0 / (_RRF_K + dense_rank[h.chunk_id]) + 1.0 / (_RRF_K + lex_rank[h.chunk_id])
-            first = 0.03 if int(h.meta.get("part", 0)) == 0 else 0.0
-            h.score = rrf * _RRF_K / 2 + 0.25 * h.coverage + 0.15 * h.heading_match + 0.2 * max(h.dense, 0.0) + first
+        self.fusion.score(hits)
