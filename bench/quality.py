@@ -131,7 +131,7 @@ def fit_fusion(sets: list[tuple[object, list]]) -> object:
         for q in questions:
             if q.negative or q.half != "calibration":
                 continue
-            hits, _ = kb.retriever.search(q.question, mode="hybrid", allowed_docs=set(kb._records))
+            hits, _ = kb.retriever.search(q.question, mode="hybrid", allowed_docs=set(kb._records).difference(q.exclude))
             if hits:
                 labels = [1.0 if answers_it(q, h.doc_id, arxiv_ids_of(h.meta)) else 0.0 for h in hits]
                 lists.append((features(hits), np.asarray(labels)))
@@ -179,7 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     offline_env()
     setup_logging()
     from knowledge.embeddings import set_threads
-    from knowledge.evaluation.generated import held_out_questions, positives
+    from knowledge.evaluation.generated import (
+        cross_document_questions,
+        held_out_questions,
+        positives,
+    )
     from knowledge.evaluation.judging import ask_all
     from knowledge.search.confidence import Calibration
 
@@ -191,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in [s.strip() for s in args.scales.split(",") if s.strip()]:
         kb = open_index(name, scales[name], args.cache / name, ingest=not args.no_ingest)
         questions = positives(kb, max_questions=args.positives) + held_out_questions(
-            kb, held_docs, max_negatives=args.negatives, max_paraphrases=args.positives // 3)
+            kb, held_docs, max_negatives=args.negatives, max_paraphrases=args.positives // 3
+        ) + cross_document_questions(kb, max_questions=args.positives // 3)
         log.info("%s: %d questions", name, len(questions))
         opened.append((name, kb, questions))
     if args.fit_fusion:

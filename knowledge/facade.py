@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -157,7 +157,7 @@ class KnowledgeBase(IngestWriter, PaperLookup, TopicMatching, RoundupLookup):
 
     # -- ask ---------------------------------------------------------------
     def ask(self, question: str, *, k: int = 5, context: str | None = None, mode: str = "hybrid",
-            shown: list[str] | None = None) -> Answer:
+            shown: list[str] | None = None, exclude_docs: Collection[str] = ()) -> Answer:
         """Answer "what did the digests say about X?" with cited excerpts.
 
         Args:
@@ -167,6 +167,8 @@ class KnowledgeBase(IngestWriter, PaperLookup, TopicMatching, RoundupLookup):
             mode: "hybrid" (default), or the "dense"/"lexical" baselines.
             shown: Excerpts the user was already shown in this conversation: a follow-up
                 prefers sentences not shown yet.
+            exclude_docs: Documents to answer without (the evaluation's cross-document
+                questions leave out the document they were made from).
         """
         started = time.perf_counter()
         cleaned = clean_line(question or "")
@@ -182,7 +184,8 @@ class KnowledgeBase(IngestWriter, PaperLookup, TopicMatching, RoundupLookup):
         k = max(1, min(int(k), 10))
         self._maybe_refresh()
         query = f"{clean_line(context)} {cleaned}" if context else cleaned
-        hits, terms = self.retriever.search(query, mode=mode, allowed_docs=set(self._records))
+        allowed = set(self._records).difference(exclude_docs)
+        hits, terms = self.retriever.search(query, mode=mode, allowed_docs=allowed)
         sections = group_sections(hits)
         evidence = gather(sections, hits, terms)
         confidence = self.calibration.level(evidence) if sections else "none"

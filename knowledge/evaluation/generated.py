@@ -12,6 +12,10 @@ A hand-written dev set is small and easy to tune to. The index gives labels for 
 * **Paraphrases**: a held-out document about a paper that an indexed document does cover
   gives a question in another author's words (often in Korean), answered by the indexed
   documents about that arXiv ID.
+* **Cross-document** questions: a sentence of an indexed section about a paper that another
+  indexed document also covers (by arXiv ID, or by a heading that is an indexed abstract's
+  title), asked with its own document left out: the answer must come from the other
+  author's words, as a person's paraphrase of what they read must.
 
 Every question carries a half ("calibration" or "report", by a hash of its document), so a
 model fitted on one half is reported on the other.
@@ -36,7 +40,7 @@ if TYPE_CHECKING:
 
 #: A term in at most this many chunks of the index counts as rare.
 RARE_DF = 3
-KINDS = ("title", "topic", "sentence", "korean", "keywords", "paraphrase")
+KINDS = ("title", "topic", "sentence", "korean", "keywords", "paraphrase", "cross")
 _TEMPLATES_EN = ("What did the digest say about {}?", "{}", "Was there anything on {}?", "Tell me about {}")
 _TEMPLATES_KO = ("{}에 대해 뭐라고 했어?", "{} 관련 내용 알려줘")
 _AUTHORS_OR_LINK = re.compile(r"^\(.*\)$|^https?://\S+$|^#\S", re.DOTALL)
@@ -49,12 +53,13 @@ class GeneratedQuestion:
 
     Attributes:
         question: The question text.
-        kind: "title", "sentence", "korean" or "keywords".
+        kind: One of :data:`KINDS`.
         negative: True when the document was held out of the index.
         doc_id: The document it came from.
         arxiv_ids: arXiv IDs of the section it came from (a document about one of them also counts).
         half: "calibration" or "report".
         source_text: The sentence a fragment came from ("" for other kinds).
+        exclude: Documents left out of the index when it is asked ("cross" questions: their source).
     """
 
     question: str
@@ -64,6 +69,7 @@ class GeneratedQuestion:
     arxiv_ids: list[str] = field(default_factory=list)
     half: str = "report"
     source_text: str = ""
+    exclude: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -194,6 +200,45 @@ def positives(kb: KnowledgeBase, *, max_questions: int, seed: int = 7) -> list[G
             # the kind generated least so far, among what this section offers
             out.append(min(options, key=lambda q: (counts[q.kind], rng.random())))
             counts[out[-1].kind] += 1
+    return out
+
+
+def cross_document_questions(kb: KnowledgeBase, *, max_questions: int, seed: int = 13) -> list[GeneratedQuestion]:
+    """Questions from one indexed document's words about a paper, answered by another document.
+
+    A section is about a paper when it links the paper's arXiv ID, or when its heading is the
+    title of an indexed abstract. For each paper that sections of two or more documents are
+    about, one section gives a fragment of one of its sentences; the question is asked with
+    that section's document left out (``exclude``) and is answered by any other document
+    about the paper.
+    """
+    rng = random.Random(seed)
+    titles = {normalise_title(r.paper_title): r.doc_id.removeprefix("arxiv:") for r in kb._records.values()
+              if r.kind == "abstract" and r.paper_title}
+    by_paper: dict[str, list[_Section]] = {}
+    for section in _indexed_sections(kb):
+        papers = set(section.arxiv_ids[:1])
+        if section.heading and normalise_title(section.heading) in titles:
+            papers.add(titles[normalise_title(section.heading)])
+        for paper in papers:
+            by_paper.setdefault(paper, []).append(section)
+    weight = _idf(kb)
+    out: list[GeneratedQuestion] = []
+    papers = sorted(p for p, secs in by_paper.items() if len({s.doc_id for s in secs}) >= 2)
+    rng.shuffle(papers)
+    for paper in papers:
+        if len(out) >= max_questions:
+            break
+        sections = by_paper[paper]
+        source = rng.choice(sections)
+        options = [q for q in questions_for(_Section(source.doc_id, "", source.text, [paper]), rng, negative=False, weight=weight)
+                   if q.kind in ("sentence", "korean")]
+        if not options:
+            continue
+        q = rng.choice(options)
+        q.kind, q.doc_id, q.exclude, q.source_text = "cross", "", [source.doc_id], ""
+        q.half = half_of(source.doc_id)
+        out.append(q)
     return out
 
 

@@ -43,7 +43,7 @@ def ask_all(kb: KnowledgeBase, questions: list[GeneratedQuestion], *, mode: str 
     """Ask every question and judge the answer against the document it came from."""
     out = []
     for q in questions:
-        answer = kb.ask(q.question, mode=mode)
+        answer = kb.ask(q.question, mode=mode, exclude_docs=q.exclude)
         cited = answer.citations or answer.more[:5]  # "none" shows nothing: judge the ranking behind it
         rank, excerpt_hit = None, False
         for c in cited:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from knowledge.evaluation.generated import half_of, held_out_questions, positives
+from knowledge.evaluation.generated import (
+    cross_document_questions,
+    half_of,
+    held_out_questions,
+    positives,
+)
 from knowledge.evaluation.judging import GeneratedReport, ask_all
 from knowledge.models import Document, Section
 
@@ -49,3 +54,20 @@ def test_judging_counts_the_expected_document_or_its_paper(fixture_kb):
     assert report.recall_at5() >= 0.5
     glacier = next(r for r in results if r.question.doc_id == "held/glacier")
     assert not glacier.correct and glacier.confidence != "answer"
+
+
+def test_cross_document_questions_are_asked_without_their_source(fixture_kb):
+    qs = cross_document_questions(fixture_kb, max_questions=10)
+    lantern = [q for q in qs if q.arxiv_ids == ["2403.05678"]]  # an abstract and a digest note both cover it
+    assert lantern, qs
+    for q in qs:
+        assert q.kind == "cross" and not q.negative and q.doc_id == ""
+        assert len(q.exclude) == 1 and q.exclude[0] in fixture_kb._records
+        assert q.half == half_of(q.exclude[0])
+    assert cross_document_questions(fixture_kb, max_questions=10) == qs  # seeded
+    q = lantern[0]
+    answer = fixture_kb.ask(q.question, exclude_docs=q.exclude)
+    cited = answer.citations + answer.more
+    assert cited and all(c.doc_id not in q.exclude for c in cited)
+    (result,) = ask_all(fixture_kb, [q])
+    assert result.hit_rank is not None  # the other document about the paper answers it
