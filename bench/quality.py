@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +127,7 @@ def fit_fusion(sets: list[tuple[object, list]]) -> object:
     from knowledge.search.fusion import Fusion, features, fit
     from knowledge.search.records import arxiv_ids_of
 
-    lists = []
+    lists, kinds = [], []
     for kb, questions in sets:
         for q in questions:
             if q.negative or q.half != "calibration":
@@ -135,11 +136,17 @@ def fit_fusion(sets: list[tuple[object, list]]) -> object:
             if hits:
                 labels = [1.0 if answers_it(q, h.doc_id, arxiv_ids_of(h.meta)) else 0.0 for h in hits]
                 lists.append((features(hits), np.asarray(labels)))
-    fusion = Fusion(fit(lists), {
+                kinds.append(q.kind)
+    # every kind counts as much as another: known-item questions outnumber paraphrases
+    per_kind = Counter(kinds)
+    balance = [1.0 / per_kind[k] for k in kinds]
+    fusion = Fusion(fit(lists, question_weights=balance), {
         "source": "python -m bench.quality --fit-fusion: generated positives, calibration half, "
         + " + ".join(kb.settings.data_dir.name for kb, _ in sets),
         "questions": len(lists),
         "with_a_relevant_candidate": sum(1 for _, y in lists if y.sum() > 0),
+        "by_kind": dict(sorted(per_kind.items())),
+        "weighting": "each kind of question counts equally",
     })
     fusion.save()
     return fusion

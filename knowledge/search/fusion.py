@@ -119,32 +119,35 @@ def features(hits: list[Hit]) -> np.ndarray:
     )
 
 
-def fit(lists: list[tuple[np.ndarray, np.ndarray]], *, l2: float = 1.0) -> dict[str, float]:
+def fit(lists: list[tuple[np.ndarray, np.ndarray]], *, l2: float = 1.0, question_weights: list[float] | None = None) -> dict[str, float]:
     """Fit non-negative weights listwise.
 
     Args:
         lists: Per question, its candidates' features (:func:`features`) and 0/1 labels (1:
             from a document that answers it). Questions with no relevant candidate are skipped.
         l2: Ridge penalty on the weights.
+        question_weights: How much each question counts (default: equally); e.g. so that every
+            kind of question counts as much as another, however many there are of it.
 
     Returns:
         Feature name -> weight, scaled so that the weights sum to the default's sum.
     """
     from scipy.optimize import minimize
 
-    usable = [(x, y / y.sum()) for x, y in lists if y.sum() > 0]
+    counts = question_weights or [1.0] * len(lists)
+    usable = [(x, y / y.sum(), c) for (x, y), c in zip(lists, counts, strict=True) if y.sum() > 0 and c > 0]
     if not usable:
         raise ValueError("no question has a relevant candidate")
+    n = sum(c for _, _, c in usable)
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = 0.0, np.zeros_like(w)
-        for x, target in usable:
+        for x, target, c in usable:
             s = x @ w
             p = np.exp(s - s.max())
             p /= p.sum()
-            value -= float(np.sum(target * np.log(p + 1e-12)))
-            grad -= x.T @ (target - p)
-        n = len(usable)
+            value -= c * float(np.sum(target * np.log(p + 1e-12)))
+            grad -= c * (x.T @ (target - p))
         return value / n + l2 * float(w @ w) / n, grad / n + 2 * l2 * w / n
 
     start = np.full(len(FEATURES), 0.1)
