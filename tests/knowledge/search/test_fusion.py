@@ -64,3 +64,19 @@ def test_saved_weights_load_back_and_bad_files_fall_back_to_the_default(tmp_path
     path.write_text(json.dumps({"weights": {"dense": -1.0}}))
     assert Fusion.load(path) is DEFAULT
     assert Fusion.load(tmp_path / "missing.json") is DEFAULT
+
+
+def test_question_weights_decide_which_kind_of_question_the_fit_follows() -> None:
+    rng = np.random.default_rng(5)
+    by_coverage, by_cosine = [], []
+    for marker, into in (("coverage", by_coverage), ("dense", by_cosine)):
+        for _ in range(40):
+            x = rng.random((10, len(FEATURES)))
+            y = np.zeros(10)
+            y[int(np.argmax(x[:, FEATURES.index(marker)]))] = 1.0
+            into.append((x, y))
+    lists = by_coverage + by_cosine
+    cosine_first = fit(lists, question_weights=[0.05] * 40 + [1.0] * 40)
+    coverage_first = fit(lists, question_weights=[1.0] * 40 + [0.05] * 40)
+    assert cosine_first["dense"] > cosine_first["coverage"]
+    assert coverage_first["coverage"] > coverage_first["dense"]
