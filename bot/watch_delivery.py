@@ -24,6 +24,7 @@ import discord
 
 from bot.announcements import refusal
 from bot.embeds import NO_MENTIONS
+from bot.sent_lookup import NETWORK_ERRORS, find_sent
 from bot.watch_messages import watch_content, watch_embed
 from knowledge import WatchHit, WatchStore
 
@@ -31,16 +32,8 @@ if TYPE_CHECKING:
     from bot.client import DigestBot
 
 log = logging.getLogger(__name__)
-HISTORY_LOOKBACK = 50
 #: The per-guild flag admins set with ``/admin watches on|off`` (on unless turned off).
 WATCHES_FLAG = "watches"
-NETWORK_ERRORS = (OSError, TimeoutError)
-
-
-def _network_errors() -> tuple[type[BaseException], ...]:
-    import aiohttp
-
-    return (aiohttp.ClientError, *NETWORK_ERRORS)
 
 
 class WatchDelivery:
@@ -81,7 +74,7 @@ class WatchDelivery:
 
     async def _deliver(self, hit: WatchHit) -> bool:
         """One hit to its user's DMs; True when the user has it (now or before)."""
-        errors = _network_errors()
+        errors = NETWORK_ERRORS
         try:
             channel = await self._dm_channel(int(hit.watch.user_id))
         except (discord.Forbidden, discord.NotFound) as exc:
@@ -91,7 +84,7 @@ class WatchDelivery:
             await self._failed(hit, exc)
             return False
         if hit.nonce:
-            found = await self._find_sent(channel, hit.nonce)
+            found = await find_sent(self.bot.user, channel, hit.nonce)
             if found is not None:
                 await self.bot.run_blocking(self.store.mark_sent, hit, found.id)
                 return True
@@ -125,15 +118,6 @@ class WatchDelivery:
         log.warning("watch DM to user %s failed (%s, attempt %d): %s", hit.watch.user_id, reason, hit.attempts,
                     "given up" if state == "failed" else "retrying later")
 
-    async def _find_sent(self, channel: discord.DMChannel, nonce: str) -> discord.Message | None:
-        try:
-            async for message in channel.history(limit=HISTORY_LOOKBACK):
-                mine = self.bot.user is not None and message.author.id == self.bot.user.id
-                if mine and any(e.footer and e.footer.text and nonce in e.footer.text for e in message.embeds):
-                    return message
-        except (discord.HTTPException, *_network_errors()):
-            log.warning("could not read the DM history with user %s", getattr(channel.recipient, "id", "?"))
-        return None
 
 
 async def deliver_after_round(bot: DigestBot) -> None:

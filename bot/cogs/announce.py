@@ -28,7 +28,6 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import aiohttp
 import discord
 from discord.ext import commands, tasks
 
@@ -37,6 +36,7 @@ from bot.deployment_lock import DeploymentLock
 from bot.embeds import (
     NO_MENTIONS,
 )
+from bot.sent_lookup import NETWORK_ERRORS, find_sent
 from bot.watch_delivery import deliver_after_round
 from knowledge import Announcement, PollerStatus, PollReport, Summary
 
@@ -44,9 +44,6 @@ if TYPE_CHECKING:
     from bot.client import DigestBot
 
 log = logging.getLogger(__name__)
-HISTORY_LOOKBACK = 50
-#: What a failed send can raise besides discord.py's HTTP errors (the network itself).
-NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
 
 @dataclass(slots=True)
@@ -218,7 +215,7 @@ class AnnounceCog(commands.Cog):
         if record and record["state"] == "sent":
             return None
         if record and record["state"] == "sending":
-            found = await self._find_sent(channel, record["nonce"])
+            found = await find_sent(self.bot.user, channel, record["nonce"])
             if found is not None:
                 await self.bot.run_blocking(state.mark_posted, a.source, a.guid, channel_id, found.id)
                 return None
@@ -230,16 +227,6 @@ class AnnounceCog(commands.Cog):
         if message is not None:
             await self.bot.run_blocking(state.mark_posted, a.source, a.guid, channel_id, message.id)
         return error
-
-    async def _find_sent(self, channel: discord.abc.Messageable, nonce: str) -> discord.Message | None:
-        try:
-            async for message in channel.history(limit=HISTORY_LOOKBACK):
-                mine = self.bot.user is not None and message.author.id == self.bot.user.id
-                if mine and any(e.footer and e.footer.text and nonce in e.footer.text for e in message.embeds):
-                    return message
-        except (discord.HTTPException, *NETWORK_ERRORS):
-            log.warning("could not read history of channel %s", getattr(channel, "id", "?"))
-        return None
 
     async def _try_send(self, channel: discord.abc.Messageable, **kwargs) -> tuple[discord.Message | None, str | None]:  # noqa: ANN003
         """Send; ``(message, None)``, ``(None, None)`` when the channel is gone for good, else ``(None, reason)``."""

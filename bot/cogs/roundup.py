@@ -23,11 +23,11 @@ import discord
 from discord.ext import commands, tasks
 
 from bot.announcements import refusal
-from bot.cogs.announce import HISTORY_LOOKBACK, NETWORK_ERRORS
 from bot.deployment_lock import DeploymentLock
 from bot.embeds import NO_MENTIONS
 from bot.roundup_schedule import SETTING, Schedule, week_key
 from bot.roundups import roundup_embed
+from bot.sent_lookup import NETWORK_ERRORS, find_sent
 
 if TYPE_CHECKING:
     from bot.client import DigestBot
@@ -115,7 +115,7 @@ class RoundupCog(commands.Cog):
         except (discord.HTTPException, *NETWORK_ERRORS) as exc:
             return f"refused: {refusal(exc, channel_id)}"
         if record:  # a crash or a refusal left it "sending": it may be in the channel already
-            found = await self._find_sent(channel, record["nonce"])
+            found = await find_sent(self.bot.user, channel, record["nonce"])
             if found is not None:
                 await self.bot.run_blocking(state.mark_posted, SOURCE, week, channel_id, found.id)
                 return "found"
@@ -142,15 +142,6 @@ class RoundupCog(commands.Cog):
         await self.bot.run_blocking(state.mark_posted, SOURCE, week, channel_id, message.id)
         return "sent"
 
-    async def _find_sent(self, channel: discord.abc.Messageable, nonce: str) -> discord.Message | None:
-        try:
-            async for message in channel.history(limit=HISTORY_LOOKBACK):
-                mine = self.bot.user is not None and message.author.id == self.bot.user.id
-                if mine and any(e.footer and e.footer.text and nonce in e.footer.text for e in message.embeds):
-                    return message
-        except (discord.HTTPException, *NETWORK_ERRORS):
-            log.warning("could not read the history of channel %s", getattr(channel, "id", "?"))
-        return None
 
 
 async def setup(bot: DigestBot) -> None:
