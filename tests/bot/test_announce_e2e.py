@@ -7,12 +7,11 @@ import pytest_asyncio
 
 from bot.client import create_bot
 from bot.state import BotState
-from knowledge.config import Settings
-from knowledge.watch.poller import Poller
 from knowledge.watch.state import ANNOUNCED, INDEXED
 from tests.bot.announce_helpers import BASE, issue, until
 from tests.fakes.discord import TEXT_CHANNEL_ID, FakeDiscord
 from tests.fakes.feeds import FakeEntry, FakeFeedServer
+from tests.helpers.world import polling_world
 
 
 @pytest.fixture
@@ -24,23 +23,8 @@ def feeds():
 @pytest.fixture
 def world(tmp_path, feeds, kb_factory):
     """Settings, knowledge base and a way to (re)open state + poller, as a restart would."""
-    kb = kb_factory()
-    sources = tmp_path / "sources.toml"
-    sources.write_text(f'[[digest]]\nname = "Glass Weekly"\nfeed = "{feeds.url("/feed")}"\n')
-    settings = Settings.from_env({
-        "DIGESTBOT_DATA_DIR": str(kb.settings.data_dir), "DIGESTBOT_SOURCES": str(sources), "DIGESTBOT_ALLOW_PRIVATE_URLS": "1",
-        "POLL_MINUTES": "60", "ANNOUNCE_CHANNEL_ID": str(TEXT_CHANNEL_ID), "HTTP_TIMEOUT_SECONDS": "2",
-    })
-    opened: list[BotState] = []
-
-    def open_poller() -> Poller:
-        state = BotState(settings.state_db)
-        opened.append(state)
-        return Poller(kb, state, settings, substack_pace=0)
-
-    yield settings, kb, open_poller
-    for state in opened:
-        state.close()
+    with polling_world(kb_factory(), feeds.url("/feed"), tmp_path, ANNOUNCE_CHANNEL_ID=str(TEXT_CHANNEL_ID)) as world:
+        yield world
 
 
 @pytest_asyncio.fixture(loop_scope="function")

@@ -9,7 +9,6 @@ import pytest
 import pytest_asyncio
 
 from bot.client import create_bot
-from bot.state import BotState
 from knowledge.alerts.store import REFUSED, SENT, SKIPPED, WatchStore
 from knowledge.config import Settings
 from knowledge.watch.poller import Poller
@@ -18,6 +17,7 @@ from tests.fakes.feeds import FakeFeedServer
 from tests.helpers.feeds import issue
 from tests.helpers.paths import ARCHIVE
 from tests.helpers.waiting import until
+from tests.helpers.world import polling_world
 
 COGS = ("bot.cogs.announce", "bot.cogs.watch", "bot.cogs.admin")
 TOPIC = "glass routers for sparse experts"
@@ -34,22 +34,8 @@ def world(tmp_path, feeds, kb_factory):
     """Settings, a knowledge base with the fixture archive, and a way to (re)open state + poller, as a restart would."""
     kb = kb_factory()
     kb.ingest([ARCHIVE])
-    sources = tmp_path / "sources.toml"
-    sources.write_text(f'[[digest]]\nname = "Glass Weekly"\nfeed = "{feeds.url("/feed")}"\n')
-    settings = Settings.from_env({
-        "DIGESTBOT_DATA_DIR": str(kb.settings.data_dir), "DIGESTBOT_SOURCES": str(sources), "DIGESTBOT_ALLOW_PRIVATE_URLS": "1",
-        "POLL_MINUTES": "60", "HTTP_TIMEOUT_SECONDS": "2", "DISCORD_GUILD_ID": str(GUILD_ID), "ARXIV_API_URL": "http://127.0.0.1:9/api",
-    }, dotenv=False)
-    opened: list[BotState] = []
-
-    def open_poller() -> Poller:
-        state = BotState(settings.state_db)
-        opened.append(state)
-        return Poller(kb, state, settings, substack_pace=0)
-
-    yield settings, kb, open_poller
-    for state in opened:
-        state.close()
+    with polling_world(kb, feeds.url("/feed"), tmp_path, DISCORD_GUILD_ID=str(GUILD_ID)) as world:
+        yield world
 
 
 @pytest_asyncio.fixture(loop_scope="function")
