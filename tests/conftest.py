@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +28,18 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 __all__ = ["ARCHIVE", "FIXTURES", "free_port"]  # kept importable from here; defined in tests.helpers
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the processes the tests start a working Ctrl-C.
+
+    Several tests stop ``digestbot run`` and ``digestbot chat`` with SIGINT, as a user's Ctrl-C
+    would. A runner that starts pytest as a background job of a non-interactive shell has
+    SIGINT ignored, and an ignored signal stays ignored across ``exec``: those children would
+    never see it. A Python-level handler here is reset to the default in every child.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
