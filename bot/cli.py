@@ -139,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     private_umask()  # the data directory's files (store, state, health report) are the user's only
     if not (args.command == "run" and settings.knowledge_process):  # else the knowledge process sets its own
         set_threads(settings.torch_threads or (1 if args.command in SERVING_COMMANDS else None))
+    if args.command in ("run", "chat"):
+        from bot.stopping import stop_on_sigterm
+
+        stop_on_sigterm()  # docker stop / systemd / kill: a clean stop, as on Ctrl-C
     try:
         return int(args.func(args, settings) or 0)
     except (StoreError, KnowledgeUnavailable) as exc:

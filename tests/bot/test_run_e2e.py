@@ -53,7 +53,8 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-async def test_digestbot_run_answers_from_its_knowledge_process(data_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])  # a user; docker stop / systemd
+async def test_digestbot_run_answers_from_its_knowledge_process(data_dir: Path, tmp_path: Path, stop: signal.Signals) -> None:
     feeds = FakeFeedServer()
     feeds.start()
     feeds.set_feed("/feed", [issue(1)])
@@ -108,7 +109,7 @@ async def test_digestbot_run_answers_from_its_knowledge_process(data_dir: Path, 
             card = await fake.wait_for_message(lambda m: m.interaction_id == int(inter["id"]), timeout=30)
             assert card.embeds[0]["title"] == "Lantern-7B: A Small Model That Reads Long Documents"
         finally:
-            bot.send_signal(signal.SIGINT)  # Ctrl-C, while the first poll still waits for the feed
+            bot.send_signal(stop)  # while the first poll still waits for the feed
             stopping = time.monotonic() + 30
             while bot.poll() is None and "gateway stopped" not in check(data_dir)[1] and time.monotonic() < stopping:
                 await asyncio.sleep(0.2)
