@@ -41,6 +41,8 @@ class HealthReport:
         sources_failing: Watched sources whose last poll failed.
         announcements_pending: Indexed issues not announced yet.
         announcements_refused: Of those, how many Discord refused (retrying with backoff).
+        watches_active: Active watches of Discord users (0 when watches are not loaded).
+        watch_dms_waiting: Watch matches still to be sent as a DM.
     """
 
     at: float
@@ -54,6 +56,8 @@ class HealthReport:
     sources_failing: int = 0
     announcements_pending: int = 0
     announcements_refused: int = 0
+    watches_active: int = 0
+    watch_dms_waiting: int = 0
 
 
 def health_path(data_dir: Path) -> Path:
@@ -90,4 +94,5 @@ def check(data_dir: Path, *, max_age: float = MAX_AGE_SECONDS, now: float | None
     if not report.ok:
         return False, f"unhealthy: gateway {report.gateway}, knowledge {report.knowledge}, poller {report.poller}"
     latency = f", latency {report.latency_ms:.0f} ms" if report.latency_ms is not None else ""
-    return True, f"healthy {age:.0f} s ago: gateway {report.gateway}{latency}, knowledge {report.knowledge}, poller {report.poller}"
+    watches = f", watches {report.watches_active} active ({report.watch_dms_waiting} DMs waiting)" if report.watches_active else ""
+    return True, f"healthy {age:.0f} s ago: gateway {report.gateway}{latency}, knowledge {report.knowledge}, poller {report.poller}{watches}"

@@ -19,7 +19,7 @@ from bot.embeds import (
     safe_url,
     strip_bidi,
 )
-from knowledge import Citation, PaperReport, Watch, WatchHit
+from knowledge import Citation, PaperReport, Watch, WatchHit, WatchSummary
 
 
 def watch_embed(hit: WatchHit, nonce: str) -> discord.Embed:
@@ -100,3 +100,16 @@ def terminal_match_lines(hit: WatchHit) -> list[str]:
     if c.get("url"):
         lines.append(f"  {c['url']}")
     return lines
+
+
+def watch_summary_text(summary: WatchSummary) -> str:
+    """The ``/sources`` line about watches: counts only, nobody's topics."""
+    if not summary.active:
+        return "No active watches (`/watch topic` or `/watch paper` sends a DM when a new issue covers it)."
+    people = "person" if summary.users == 1 else "people"
+    parts = [f"{summary.active} active ({summary.users} {people})", f"{summary.waiting} DM{'s' if summary.waiting != 1 else ''} waiting"]
+    if summary.refused:
+        parts.append(f"{summary.refused} not sent (DMs closed)")
+    if summary.failed:
+        parts.append(f"{summary.failed} given up after failures")
+    return " · ".join(parts)

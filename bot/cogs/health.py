@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from discord.ext import commands, tasks
 
 from bot.health import HEALTH_SECONDS, HealthReport, write_report
+from knowledge import WatchStore
 
 if TYPE_CHECKING:
     from bot.client import DigestBot
@@ -71,7 +72,19 @@ class HealthCog(commands.Cog):
         latency_ms = None if latency is None or math.isinf(latency) or math.isnan(latency) else latency * 1000
         report = HealthReport(time.time(), connected and knowledge == "ok", gateway, latency_ms, knowledge, os.getpid())
         await self._add_poller(report)
+        await self._add_watches(report)
         return report
+
+    async def _add_watches(self, report: HealthReport) -> None:
+        """How many watches there are and how many DMs wait (counts only; a failure leaves zeros)."""
+        if self.bot.get_cog("WatchCog") is None:
+            return
+        try:
+            summary = await asyncio.wait_for(self.bot.run_blocking(WatchStore(self.bot.state).summary), PROBE_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - the health report goes on without the counts
+            log.warning("could not count the watches for the health report", exc_info=True)
+            return
+        report.watches_active, report.watch_dms_waiting = summary.active, summary.waiting
 
     async def _add_poller(self, report: HealthReport) -> None:
         """The poller's line and counts (a failure to get them is reported, not raised)."""

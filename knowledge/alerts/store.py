@@ -123,6 +123,25 @@ class WatchHit:
         return {"watch": self.watch.to_json(), "doc_id": self.doc_id, "state": self.state, "citation": self.citation}
 
 
+@dataclass(frozen=True, slots=True)
+class WatchSummary:
+    """Counts for ``/sources`` and the health line (no user's watches are named).
+
+    Attributes:
+        active: Active watches of Discord users.
+        users: Users who have one.
+        waiting: Matches still to be sent as a DM (pending, or being retried).
+        refused: Matches whose user does not accept DMs from the bot.
+        failed: Matches given up after repeated send failures.
+    """
+
+    active: int = 0
+    users: int = 0
+    waiting: int = 0
+    refused: int = 0
+    failed: int = 0
+
+
 class WatchStore:
     """The watch tables in the state database (thread-safe through :class:`StateDB`).
 
@@ -319,6 +338,19 @@ class WatchStore:
         hit.retry_at = self.clock() + min(BACKOFF_BASE * 2 ** (hit.attempts - 1), MAX_BACKOFF)
         self._update(hit, "state = ?, attempts = ?, last_error = ?, retry_at = ?", (hit.state, hit.attempts, hit.last_error, hit.retry_at))
         return hit.state
+
+    def summary(self) -> WatchSummary:
+        """How many watches Discord users have and how their DMs stand (the terminal's are left out)."""
+        with self.state.tx() as db:
+            active, users = db.execute(
+                "SELECT count(*), count(DISTINCT user_id) FROM watches WHERE removed = 0 AND user_id != ?", (TERMINAL_USER,)
+            ).fetchone()
+            states = dict(db.execute(
+                "SELECT h.state, count(*) FROM watch_hits h JOIN watches w ON w.id = h.watch_id "
+                "WHERE w.removed = 0 AND h.user_id != ? GROUP BY h.state", (TERMINAL_USER,)
+            ).fetchall())
+        return WatchSummary(int(active), int(users), int(states.get(PENDING, 0) + states.get(SENDING, 0)),
+                            int(states.get(REFUSED, 0)), int(states.get(FAILED, 0)))
 
     def sent_since(self, user_id: str | int, seconds: float = 3600.0) -> int:
         """How many watch DMs the user was sent in the last ``seconds`` (the hourly cap)."""

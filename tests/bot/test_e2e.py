@@ -186,6 +186,16 @@ async def test_digest_latest_and_sources(fake: FakeDiscord, make_bot) -> None:
         inter = await fake.inject_slash_command("sources")
         sources = await fake.wait_for_message(lambda m: m.interaction_id == int(inter["id"]))
         assert "Weekly Paper Roundup: 1" in sources.embeds[0]["fields"][0]["value"]
+        watches = {f["name"]: f["value"] for f in sources.embeds[0]["fields"]}["Watches"]
+        assert "No active watches" in watches
+
+        inter = await fake.inject_slash_command("watch", {"text": "glass routers for sparse experts"}, subcommand="topic")
+        await fake.wait_for_message(lambda m: m.interaction_id == int(inter["id"]) and m.kind == "followup")
+        inter = await fake.inject_slash_command("sources")
+        sources = await fake.wait_for_message(lambda m: m.interaction_id == int(inter["id"]))
+        watches = {f["name"]: f["value"] for f in sources.embeds[0]["fields"]}["Watches"]
+        assert watches.startswith("1 active (1 person)")  # counts only: nobody's topic is shown
+        assert "glass" not in watches
 
 
 async def test_admin_channel_refused_for_members_and_set_by_admins(fake: FakeDiscord, make_bot, state, caplog_errors) -> None:

@@ -85,3 +85,11 @@ def test_a_report_written_before_the_poller_fields_still_reads(tmp_path):
     health_path(tmp_path).write_text(json.dumps(old))
     healthy, line = check(tmp_path)
     assert healthy and line.endswith("poller off")
+
+
+def test_watch_counts_are_in_the_healthy_line_when_there_are_any(tmp_path):
+    write_report(tmp_path, report(poller="ok: 1 source", watches_active=4, watch_dms_waiting=2))
+    healthy, line = check(tmp_path)
+    assert healthy and line.endswith("poller ok: 1 source, watches 4 active (2 DMs waiting)")
+    write_report(tmp_path, report(poller="ok: 1 source"))
+    assert check(tmp_path)[1].endswith("poller ok: 1 source")

@@ -19,7 +19,7 @@ from tests.helpers.paths import ARCHIVE
 from tests.helpers.waiting import until
 from tests.helpers.world import polling_world
 
-COGS = ("bot.cogs.announce", "bot.cogs.watch", "bot.cogs.admin")
+COGS = ("bot.cogs.announce", "bot.cogs.watch", "bot.cogs.admin", "bot.cogs.health")
 TOPIC = "glass routers for sparse experts"
 
 
@@ -103,6 +103,8 @@ async def test_topic_watch_gets_one_dm_for_a_new_issue_and_never_again(discord_a
         assert "your watch #1" in embed["footer"]["text"] and "2024-03-15" in embed["footer"]["text"]
         assert dm.allowed_mentions == {"parse": []} and dm.message["mentions"] == []
         assert dms(discord_api, ADMIN_ID) == []  # the non-matching watch: nothing
+        report = await run.bot.get_cog("HealthCog").snapshot()  # what `digestbot health` prints: counts only
+        assert (report.watches_active, report.watch_dms_waiting) == (2, 0)
 
         feeds.set_feed("/feed", [issue(2, body="<p>Issue 2, edited: a longer note about the week in machine learning research.</p>"
                                                 "<h2>Paper 2: Glass Routers for Sparse Experts</h2><p>The authors route tokens through "

@@ -52,3 +52,13 @@ def test_lists_and_coverage_lines():
     assert line.startswith("Already covered by: Weekly Paper Roundup · 2024-3-17 arXiv roundup") and "(2024-03-17)" in line
     assert line.count("Weekly Paper Roundup") == 1 and "Model Notes" in line
     assert terminal_match_lines(hit())[1:] == ["  § Glass Routers", "  “They route tokens through glass routers.”", "  https://glass.example/p/2"]
+
+
+def test_the_sources_line_about_watches_gives_counts_only():
+    from bot.watch_messages import watch_summary_text
+    from knowledge import WatchSummary
+
+    assert "No active watches" in watch_summary_text(WatchSummary())
+    assert watch_summary_text(WatchSummary(active=1, users=1, waiting=1)) == "1 active (1 person) · 1 DM waiting"
+    line = watch_summary_text(WatchSummary(active=5, users=2, waiting=0, refused=1, failed=2))
+    assert line == "5 active (2 people) · 0 DMs waiting · 1 not sent (DMs closed) · 2 given up after failures"

@@ -14,6 +14,7 @@ from knowledge.alerts.store import (
     SKIPPED,
     TERMINAL_USER,
     WatchStore,
+    WatchSummary,
 )
 from knowledge.alerts.words import MAX_TOPIC_CHARS, WatchRefused, check_topic
 
@@ -150,3 +151,22 @@ def test_a_document_whose_scans_keep_failing_is_dropped_after_a_few(store):
         assert store.scan_failed(["d1"]) == []
     assert store.scan_failed(["d1"]) == ["d1"]
     assert store.queued() == ["d2"]
+
+
+def test_the_summary_counts_discord_users_watches_and_dms_not_the_terminals(store):
+    assert store.summary() == WatchSummary()
+    one = store.add("u1", "topic", "glass routers")
+    store.add("u1", "paper", "2403.05678")
+    two = store.add("u2", "topic", "sparse experts")
+    gone = store.add("u3", "topic", "ice cores")
+    store.remove("u3", gone.id)
+    terminal = store.add(TERMINAL_USER, "topic", "glass routers")
+    store.add_hit(one, "d1", CITATION)
+    store.add_hit(one, "d2", CITATION)
+    store.add_hit(two, "d1", CITATION)
+    store.add_hit(terminal, "d1", CITATION)
+    first, second, third = store.due_hits()
+    store.mark_sent(first, 1)
+    store.mark_refused(second, "HTTP 403")
+    store.mark_sending(third, "n")
+    assert store.summary() == WatchSummary(active=3, users=2, waiting=1, refused=1, failed=0)
