@@ -112,7 +112,10 @@ def _windows(text: str, terms: QueryTerms, *, similarity: float, shown: set[str]
     shorter runs, and penalties for broken text and for sentences the user was already shown.
     """
     sentences = [s for p in text.split("\n\n") for s in split_sentences(p)] or [text.strip()]
+    # each sentence is scored once, however many windows it is part of
     term_scores = [_sentence_score(s, terms) for s in sentences]
+    qualities = [text_quality(s) for s in sentences]
+    shown_flags = [_normal(s) in shown for s in sentences] if shown else [False] * len(sentences)
     out: list[_Window] = []
     for start in range(len(sentences)):
         if term_scores[start] < 0:
@@ -125,8 +128,8 @@ def _windows(text: str, terms: QueryTerms, *, similarity: float, shown: set[str]
             if term_scores[end] < 0:
                 break
             matched += term_scores[end]
-            quality += text_quality(sentences[end])
-            seen += _normal(sentences[end]) in shown
+            quality += qualities[end]
+            seen += shown_flags[end]
             n = end - start + 1
             too_short = 0.3 if length < MIN_EXCERPT_CHARS else 0.0  # "1." or a lone name says nothing
             score = similarity + 0.6 * matched / terms.total + 0.15 * quality / n - 0.02 * n - 1.5 * seen / n - too_short
