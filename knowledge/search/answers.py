@@ -74,8 +74,7 @@ def _sentence_score(sentence: str, terms: QueryTerms) -> float:
     """Weight of the question's terms in a sentence; tag lines, author lists and bare links score below zero."""
     if _NOISE.match(sentence.strip()):
         return -1.0
-    toks = set(tokenize(sentence))
-    return sum(terms.matched_weight(tok, toks) for tok in terms.tokens)
+    return terms.weight_in(set(tokenize(sentence)))
 
 
 # Signs of a token lost in extraction: two prepositions in a row ("outperforms it by on MMLU",
