@@ -11,7 +11,6 @@ from discord.ext import commands
 from bot.embeds import COLOUR_FOUND, NO_MENTIONS, clip, fit, issues_embed, safe_text
 from bot.roundups import roundup_embed
 from bot.watch_messages import watch_summary_text
-from knowledge import WatchStore
 
 if TYPE_CHECKING:
     from bot.client import DigestBot
@@ -62,8 +61,10 @@ class DigestCog(commands.Cog):
             # source health, failing entries and announcements Discord refused (errors are third-party text)
             lines = await self.bot.run_blocking(poller.health_lines)
             embed.add_field(name="Watched sources", value=clip("\n".join(map(safe_text, lines)) or "None configured.", 1024), inline=False)
-        watches = await self.bot.run_blocking(WatchStore(self.bot.state).summary)
-        embed.add_field(name="Watches", value=clip(watch_summary_text(watches), 1024), inline=False)
+        watch_cog = self.bot.get_cog("WatchCog")
+        if watch_cog is not None:  # the watch cog's store: its schema is set up once, not per /sources
+            watches = await self.bot.run_blocking(watch_cog.store.summary)
+            embed.add_field(name="Watches", value=clip(watch_summary_text(watches), 1024), inline=False)
         embed.set_footer(text=clip(f"model {stats.model} · {stats.store}", 2048))
         await interaction.followup.send(embed=fit(embed), allowed_mentions=NO_MENTIONS)
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from discord.ext import commands, tasks
 
 from bot.health import HEALTH_SECONDS, HealthReport, write_report
-from knowledge import WatchStore
 
 if TYPE_CHECKING:
     from bot.client import DigestBot
@@ -77,10 +76,11 @@ class HealthCog(commands.Cog):
 
     async def _add_watches(self, report: HealthReport) -> None:
         """How many watches there are and how many DMs wait (counts only; a failure leaves zeros)."""
-        if self.bot.get_cog("WatchCog") is None:
+        watch_cog = self.bot.get_cog("WatchCog")
+        if watch_cog is None:
             return
         try:
-            summary = await asyncio.wait_for(self.bot.run_blocking(WatchStore(self.bot.state).summary), PROBE_TIMEOUT_S)
+            summary = await asyncio.wait_for(self.bot.run_blocking(watch_cog.store.summary), PROBE_TIMEOUT_S)
         except Exception:  # noqa: BLE001 - the health report goes on without the counts
             log.warning("could not count the watches for the health report", exc_info=True)
             return

@@ -306,6 +306,9 @@ class MockBot(CustomMockMixin, unittest.mock.MagicMock):
         clock: The cooldown's clock (default ``time.monotonic``).
         state: The state database (default: a MagicMock spec'd on StateDB).
         kb: The knowledge base (default: a MagicMock spec'd on KnowledgeBase).
+
+    No cog is loaded: ``get_cog`` answers None, as a real bot's does for a cog it does not have
+    (a test that needs one sets ``get_cog`` itself).
     """
 
     spec_set = _BOT_SPEC
@@ -316,6 +319,7 @@ class MockBot(CustomMockMixin, unittest.mock.MagicMock):
         self.kb = kb if kb is not None else unittest.mock.MagicMock(spec_set=KnowledgeBase)
         self.state = state if state is not None else unittest.mock.MagicMock(spec_set=StateDB)
         self.poller = None
+        self.get_cog = unittest.mock.MagicMock(return_value=None)
         self.cooldown = UserCooldown(cooldown, clock) if clock else UserCooldown(cooldown)
         self.run_blocking = unittest.mock.AsyncMock(side_effect=run_in_thread)
         self.user = MockUser(id=BOT_USER_ID, name="digestbot", bot=True)

@@ -402,10 +402,9 @@ def test_invalid_id_is_what_parse_rejects() -> None:
 # -- /digest, /sources -------------------------------------------------------------------
 
 
-async def test_digest_latest_and_sources_defer_then_answer(state: BotState) -> None:
+async def test_digest_latest_and_sources_defer_then_answer(bot: MockBot) -> None:
     from knowledge.models import IssueSummary, Stats
 
-    bot = MockBot(cooldown=0.001, state=state)  # /sources counts the watches in the real state database
     bot.kb.latest_issues.return_value = [IssueSummary("Weekly Paper Roundup", "2024-3-17 arXiv roundup", "2024-03-17", "", "s", "d")]
     bot.kb.stats.return_value = Stats(documents=9, chunks=30, digests={"Weekly Paper Roundup": 1}, papers=4, model="m", store="embedded")
     cog = DigestCog(bot)
