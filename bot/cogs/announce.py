@@ -69,8 +69,6 @@ class AnnounceCog(commands.Cog):
         self.poll.change_interval(minutes=bot.settings.poll_minutes)
         #: Polling happens once per deployment: whoever holds ``poller.lock`` in the data dir polls.
         self._poll_lock = DeploymentLock(bot.settings.data_dir, "poller.lock")
-        #: Whether this process polls (it holds the deployment's poll lock).
-        self.polling = False
         #: Finished rounds of the loop (0: the first catch-up with the feeds is still running or to come).
         self.rounds = 0
 
@@ -80,8 +78,12 @@ class AnnounceCog(commands.Cog):
         if not self._poll_lock.acquire():
             log.info("another digestbot process polls the digests for this deployment; this one only answers")
             return
-        self.polling = True
         self.poll.start()
+
+    @property
+    def polling(self) -> bool:
+        """Whether this process polls (it holds the deployment's poll lock)."""
+        return self._poll_lock.held
 
     async def cog_unload(self) -> None:
         self.poll.cancel()

@@ -143,6 +143,5 @@ class RoundupCog(commands.Cog):
         return "sent"
 
 
-
 async def setup(bot: DigestBot) -> None:
     await bot.add_cog(RoundupCog(bot))

@@ -218,8 +218,9 @@ def cross_document_questions(kb: KnowledgeBase, *, max_questions: int, seed: int
     by_paper: dict[str, list[_Section]] = {}
     for section in _indexed_sections(kb):
         papers = set(section.arxiv_ids[:1])
-        if section.heading and normalise_title(section.heading) in titles:
-            papers.add(titles[normalise_title(section.heading)])
+        titled = titles.get(normalise_title(section.heading)) if section.heading else None
+        if titled:
+            papers.add(titled)
         for paper in papers:
             by_paper.setdefault(paper, []).append(section)
     weight = _idf(kb)
