@@ -88,13 +88,21 @@ def relevel(results: list, calibration) -> None:  # noqa: ANN001
         r.confidence = calibration.level(Evidence(**r.evidence)) if r.evidence else "none"
 
 
-def calibrate(results: list) -> object:
-    """Fit the logistic model on these results and choose the two cut-offs."""
+def calibrate(results: list, *, balance_kinds: bool = True) -> object:
+    """Fit the logistic model on these results and choose the two cut-offs.
+
+    With ``balance_kinds`` every kind of question (title, paraphrase, cross, negatives ...)
+    weighs the same in the fit, so the many easy known-item questions do not teach the model
+    that only a lexical echo of the archive is an answer.
+    """
     from knowledge.search.confidence import Calibration, Evidence, fit
 
-    rows = [Evidence(**r.evidence) for r in results if r.evidence]
-    labels = [int(r.correct) for r in results if r.evidence]
-    weights, bias, mean, scale = fit(rows, labels)
+    used = [r for r in results if r.evidence]
+    rows = [Evidence(**r.evidence) for r in used]
+    labels = [int(r.correct) for r in used]
+    per_kind = Counter(r.question.kind for r in used)
+    sample_weights = [1.0 / per_kind[r.question.kind] for r in used] if balance_kinds else None
+    weights, bias, mean, scale = fit(rows, labels, sample_weights=sample_weights)
     model = Calibration(weights, bias, mean, scale, answer=0.5, related=0.3)
     probs = sorted(((model.probability(e), y) for e, y in zip(rows, labels, strict=True)), reverse=True)
 
@@ -117,6 +125,7 @@ def calibrate(results: list) -> object:
         "questions": len(rows),
         "positives_correct": sum(labels),
         "precision_target": PRECISION_TARGET,
+        "kinds_balanced": balance_kinds,
     }
     return model
 
@@ -177,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--positives", type=int, default=300)
     parser.add_argument("--negatives", type=int, default=300)
     parser.add_argument("--baselines", action="store_true", help="also dense-only and lexical-only")
+    parser.add_argument("--unbalanced", action="store_true", help="with --calibrate: every question weighs the same (not every kind)")
     parser.add_argument("--calibrate", action="store_true", help="fit the found model and write knowledge/search/calibration.json")
     parser.add_argument("--fit-fusion", action="store_true",
                         help="fit the fused ranking's weights and write knowledge/search/fusion.json (before asking)")
@@ -219,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     calibration = Calibration.load()
     if args.calibrate:
         pool = [r for res in all_results.values() for r in res["hybrid"] if r.question.half == "calibration"]
-        calibration = calibrate(pool)
+        calibration = calibrate(pool, balance_kinds=not args.unbalanced)
         calibration.save()
         print(f"wrote knowledge/search/calibration.json: answer >= {calibration.answer:.3f}, related >= {calibration.related:.3f}", file=sys.stderr)
     for res in all_results.values():

@@ -158,19 +158,23 @@ DEFAULT = Calibration(
 )
 
 
-def fit(rows: list[Evidence], labels: list[int], *, l2: float = 1.0) -> tuple[list[float], float, list[float], list[float]]:
+def fit(rows: list[Evidence], labels: list[int], *, l2: float = 1.0,
+        sample_weights: list[float] | None = None) -> tuple[list[float], float, list[float], list[float]]:
     """Fit the logistic model: returns ``(weights, bias, mean, scale)``.
 
     Args:
         rows: Evidence of each calibration question.
         labels: 1 where the top citations answer it (the expected document is cited), else 0.
         l2: Ridge penalty on the standardised weights.
+        sample_weights: How much each question counts (default: equally); normalised to mean 1.
     """
     import numpy as np
     from scipy.optimize import minimize
 
     x = np.asarray([r.vector() for r in rows], dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
+    sw = np.ones(len(y)) if sample_weights is None else np.asarray(sample_weights, dtype=np.float64)
+    sw = sw / sw.mean()
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale < 1e-9] = 1.0
@@ -181,8 +185,8 @@ def fit(rows: list[Evidence], labels: list[int], *, l2: float = 1.0) -> tuple[li
         logits = z @ w + b
         p = 1.0 / (1.0 + np.exp(-np.clip(logits, -40, 40)))
         eps = 1e-12
-        value = -np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)) + l2 * np.sum(w * w) / len(y)
-        grad_logits = (p - y) / len(y)
+        value = -np.mean(sw * (y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps))) + l2 * np.sum(w * w) / len(y)
+        grad_logits = sw * (p - y) / len(y)
         grad = np.concatenate([z.T @ grad_logits + 2 * l2 * w / len(y), [grad_logits.sum()]])
         return float(value), grad
 

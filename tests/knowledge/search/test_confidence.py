@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from knowledge.search.confidence import DEFAULT, FEATURES, Calibration, Evidence, fit
 
 
@@ -22,6 +24,28 @@ def test_fit_separates_and_never_gives_a_negative_weight():
     assert all(w >= 0 for w in weights)  # more evidence never lowers the probability
     model = Calibration(weights, bias, mean, scale, answer=0.7, related=0.2)
     assert model.probability(_evidence(True, rng)) > model.probability(_evidence(False, rng))
+
+
+def test_weighting_a_rare_kind_of_question_teaches_the_model_its_evidence():
+    # many "easy" questions that coverage separates, a few "hard" ones that only the cosine does
+    rng = random.Random(5)
+    rows, labels, kinds = [], [], []
+    for i in range(400):
+        good = i % 2 == 0
+        rows.append(Evidence(dense=0.5 + rng.uniform(-0.1, 0.1), coverage=(0.9 if good else 0.2) + rng.uniform(-0.1, 0.1)))
+        labels.append(int(good))
+        kinds.append("easy")
+    for i in range(20):
+        good = i % 2 == 0
+        rows.append(Evidence(dense=(0.7 if good else 0.4) + rng.uniform(-0.05, 0.05), coverage=0.2 + rng.uniform(-0.1, 0.1)))
+        labels.append(int(good))
+        kinds.append("hard")
+    share = {k: kinds.count(k) for k in set(kinds)}
+    plain, *_ = fit(rows, labels)
+    balanced, *_ = fit(rows, labels, sample_weights=[1.0 / share[k] for k in kinds])
+    dense = FEATURES.index("dense")
+    assert balanced[dense] > 1.5 * plain[dense]
+    assert fit(rows, labels, sample_weights=[3.0] * len(rows))[0] == pytest.approx(plain)  # uniform weights change nothing
 
 
 def test_levels_and_round_trip(tmp_path):
