@@ -80,6 +80,16 @@ def held_out_docs(paths: list[Path], root: Path) -> list:
     return docs
 
 
+def kind_balance(kinds: list[str]) -> list[float]:
+    """A weight per question so that every kind of question counts as much as another.
+
+    Known-item questions far outnumber paraphrases and cross-document ones; unweighted, a fit
+    would learn only what the easy kinds look like.
+    """
+    per_kind = Counter(kinds)
+    return [1.0 / per_kind[k] for k in kinds]
+
+
 def relevel(results: list, calibration) -> None:  # noqa: ANN001
     """Recompute each result's confidence from its stored evidence with another calibration."""
     from knowledge.search.confidence import Evidence
@@ -100,8 +110,7 @@ def calibrate(results: list, *, balance_kinds: bool = True) -> object:
     used = [r for r in results if r.evidence]
     rows = [Evidence(**r.evidence) for r in used]
     labels = [int(r.correct) for r in used]
-    per_kind = Counter(r.question.kind for r in used)
-    sample_weights = [1.0 / per_kind[r.question.kind] for r in used] if balance_kinds else None
+    sample_weights = kind_balance([r.question.kind for r in used]) if balance_kinds else None
     weights, bias, mean, scale = fit(rows, labels, sample_weights=sample_weights)
     model = Calibration(weights, bias, mean, scale, answer=0.5, related=0.3)
     probs = sorted(((model.probability(e), y) for e, y in zip(rows, labels, strict=True)), reverse=True)
@@ -146,15 +155,12 @@ def fit_fusion(sets: list[tuple[object, list]]) -> object:
                 labels = [1.0 if answers_it(q, h.doc_id, arxiv_ids_of(h.meta)) else 0.0 for h in hits]
                 lists.append((features(hits), np.asarray(labels)))
                 kinds.append(q.kind)
-    # every kind counts as much as another: known-item questions outnumber paraphrases
-    per_kind = Counter(kinds)
-    balance = [1.0 / per_kind[k] for k in kinds]
-    fusion = Fusion(fit(lists, question_weights=balance), {
+    fusion = Fusion(fit(lists, question_weights=kind_balance(kinds)), {
         "source": "python -m bench.quality --fit-fusion: generated positives, calibration half, "
         + " + ".join(kb.settings.data_dir.name for kb, _ in sets),
         "questions": len(lists),
         "with_a_relevant_candidate": sum(1 for _, y in lists if y.sum() > 0),
-        "by_kind": dict(sorted(per_kind.items())),
+        "by_kind": dict(sorted(Counter(kinds).items())),
         "weighting": "each kind of question counts equally",
     })
     fusion.save()
