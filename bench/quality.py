@@ -177,7 +177,8 @@ def report_lines(name: str, by_mode: dict[str, list]) -> list[str]:
         for half in ("calibration", "report"):
             rep = GeneratedReport([r for r in results if r.question.half == half])
             data = rep.to_json()
-            kinds = " | ".join(f"{data['recall@5_by_kind'].get(k, 0):.2f}" for k in KINDS)
+            by_kind = data["recall@5_by_kind"]  # a kind with no question in this half: "–", not 0
+            kinds = " | ".join(f"{by_kind[k]:.2f}" if k in by_kind else "–" for k in KINDS)
             lines.append(f"| {mode} | {half} | {data['positives']} | {data['negatives']} | {data['recall@5']:.2f} | {kinds} | "
                          f"{data['found_precision']:.2f} | {data['found_recall']:.2f} | {data['negatives_found']} |")
     return lines

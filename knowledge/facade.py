@@ -36,7 +36,7 @@ from knowledge.search.answers import (
 from knowledge.search.confidence import Calibration, gather
 from knowledge.search.lexical import LexicalIndex
 from knowledge.search.papers import PaperLookup
-from knowledge.search.records import DocRecord
+from knowledge.search.records import DocRecord, lexical_text
 from knowledge.search.retrieval import Retriever
 from knowledge.search.roundups import RoundupLookup
 from knowledge.search.store import ChromaStore
@@ -133,7 +133,7 @@ class KnowledgeBase(IngestWriter, PaperLookup, TopicMatching, RoundupLookup):
         where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": doc_ids}}
         out: dict[str, list[tuple[str, str, list[str]]]] = {}
         for row in self.store.get_chunks(where=where):
-            out.setdefault(row.doc_id, []).append((row.chunk_id, f"{row.section}\n{row.text}", row.arxiv_ids))
+            out.setdefault(row.doc_id, []).append((row.chunk_id, lexical_text(row.meta, row.text), row.arxiv_ids))
         return out
 
     def _texts_for_dedupe(self, doc_ids: list[str]) -> dict[str, str]:

@@ -24,7 +24,7 @@ from knowledge.ingest.chunking import (
 from knowledge.ingest.parsing import ParseError, discover, parse_file
 from knowledge.interface import Progress
 from knowledge.models import Chunk, Document, IngestReport
-from knowledge.search.records import arxiv_ids_of
+from knowledge.search.records import arxiv_ids_of, lexical_text
 
 if TYPE_CHECKING:
     from knowledge.embeddings import Embedder
@@ -173,7 +173,7 @@ class IngestWriter:
                 self.lexical.put_document(
                     item.doc.doc_id,
                     item.doc.content_hash,
-                    [(c.chunk_id, f"{c.metadata['section']}\n{c.text}", arxiv_ids_of(c.metadata)) for c in chunks],
+                    [(c.chunk_id, lexical_text(c.metadata, c.text), arxiv_ids_of(c.metadata)) for c in chunks],
                 )
                 report.chunks_embedded += len(chunks)
                 if item.is_new:
@@ -227,7 +227,7 @@ class IngestWriter:
                                record.content_hash, [], kind=record.kind,
                                extra={"paper_title": record.paper_title, "paid": record.paid})
                 self.store.write_document(doc, chunks, vectors)
-                self.lexical.put_document(doc_id, record.content_hash, [(c.chunk_id, f"{c.metadata.get('section', '')}\n{c.text}", arxiv_ids_of(c.metadata)) for c in chunks])
+                self.lexical.put_document(doc_id, record.content_hash, [(c.chunk_id, lexical_text(c.metadata, c.text), arxiv_ids_of(c.metadata)) for c in chunks])
                 done += len(chunks)
                 if progress:
                     progress(n, len(by_doc), record.title)

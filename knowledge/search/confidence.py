@@ -39,7 +39,8 @@ class Evidence:
     margin: float = 0.0  # top cosine minus the mean cosine of every candidate
     agree: float = 0.0  # 1 when the dense and lexical sides rank the same section first
     lead: float = 0.0  # how far the top section's score is ahead of the second's (relative)
-    rare: float = 0.0  # share of the question's two rarest terms' weight the top section contains
+    rare: float = 0.0  # share of the weight of the question's two rarest known terms the top section contains
+    coverage_known: float = 0.0  # coverage of the top section among the terms the index knows
 
     def vector(self) -> list[float]:
         """The features in a fixed order (see :data:`FEATURES`)."""
@@ -82,12 +83,17 @@ def gather(sections: list[Hit], hits: list[Hit], terms: QueryTerms) -> Evidence:
         agree=1.0 if by_dense.section_key == by_lexical.section_key == first.section_key else 0.0,
         lead=(first.score - sections[1].score) / first.score if len(sections) > 1 and first.score > 0 else 1.0,
         rare=_rare_share(first, terms),
+        coverage_known=min(1.0, first.coverage / terms.known) if terms.known > 0 else 0.0,
     )
 
 
 def _rare_share(hit: Hit, terms: QueryTerms) -> float:
-    """Share of the weight of the question's two rarest terms that the hit's section contains."""
-    rarest = sorted(terms.tokens, key=lambda t: -terms.weights[t])[:2]
+    """Share of the weight of the question's two rarest known terms that the hit's section contains.
+
+    A word the index has never seen (an everyday word of a paraphrase, a Korean ending) cannot
+    be matched anywhere, so it says nothing about this section: ``known`` weighs it.
+    """
+    rarest = sorted((t for t in terms.tokens if t not in terms.unknown), key=lambda t: -terms.weights[t])[:2]
     total = sum(terms.weights[t] for t in rarest)
     return sum(terms.weights[t] for t in rarest if t in hit.matched) / total if total else 0.0
 

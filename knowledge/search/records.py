@@ -38,6 +38,32 @@ class StoredChunk(NamedTuple):
         return arxiv_ids_of(self.meta)
 
 
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def search_heading(meta: dict[str, Any]) -> str:
+    """The heading a chunk is searched under: its section's, or for an untitled opening the issue's.
+
+    The opening of an issue before its first heading (a sponsor line, "this week ...") is
+    about the issue itself, so it is found by the issue's title and month ("the May 2023
+    roundup"), as a person remembers it. Citations still show the section's own heading.
+    """
+    heading = str(meta.get("section", ""))
+    if heading or int(meta.get("section_index", 0) or 0) != 0:
+        return heading
+    title, date = str(meta.get("title", "")), str(meta.get("date", ""))
+    parts = date.split("-")
+    if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() and 1 <= int(parts[1]) <= 12:
+        title = f"{title} ({_MONTHS[int(parts[1]) - 1]} {parts[0]})"
+    return title.strip()
+
+
+def lexical_text(meta: dict[str, Any], text: str) -> str:
+    """What the lexical index reads for a chunk: the heading it is searched under, then its text."""
+    return f"{search_heading(meta)}\n{text}"
+
+
 def arxiv_ids_of(meta: dict[str, Any]) -> list[str]:
     """The arXiv IDs a chunk's or record's metadata names (stored comma-joined)."""
     return [a for a in str(meta.get("arxiv_ids", "")).split(",") if a]

@@ -21,6 +21,7 @@ import numpy as np
 from knowledge.embeddings import Embedder
 from knowledge.search.fusion import Fusion
 from knowledge.search.lexical import LexicalIndex
+from knowledge.search.records import lexical_text, search_heading
 from knowledge.search.store import ChromaStore
 from knowledge.search.tokenize import korean_words, tokenize
 from knowledge.text import has_hangul
@@ -65,12 +66,14 @@ class QueryTerms:
             similarity in 0-1 (a Korean 미스트랄 -> "mistral"); see :mod:`knowledge.search.transliteration`.
         known: Share of the question's weight that the index knows (directly or by an
             alternative spelling), 0-1.
+        unknown: Tokens the index has never seen, even by an alternative spelling.
     """
 
     tokens: list[str]
     weights: dict[str, float]
     alternatives: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     known: float = 1.0
+    unknown: frozenset[str] = frozenset()
 
     @property
     def total(self) -> float:
@@ -115,6 +118,7 @@ def query_terms(question: str, lexical: LexicalIndex) -> QueryTerms:
     terms = QueryTerms(tokens=tokens, weights=weights, alternatives=alternatives)
     known = sum(w for t, w in weights.items() if dfs[t] or t in alternatives)
     terms.known = known / terms.total if tokens else 0.0
+    terms.unknown = frozenset(t for t in tokens if not dfs[t] and t not in alternatives)
     return terms
 
 
@@ -184,9 +188,9 @@ class Retriever:
         section_tokens: dict[tuple[str, int], set[str]] = {}
         for hit in hits.values():
             hit.bm25 = bm25.get(hit.chunk_id, 0.0)
-            tokens = set(cached[hit.chunk_id]) if hit.chunk_id in cached else set(tokenize(f"{hit.meta.get('section', '')}\n{hit.text}"))
+            tokens = set(cached[hit.chunk_id]) if hit.chunk_id in cached else set(tokenize(lexical_text(hit.meta, hit.text)))
             section_tokens.setdefault(hit.section_key, set()).update(tokens)
-            heading = str(hit.meta.get("section", ""))
+            heading = search_heading(hit.meta)
             if heading not in headings:
                 headings[heading] = set(tokenize(heading))
             hit.heading_match, _ = _coverage(terms, headings[heading])

@@ -13,8 +13,8 @@ import threading
 
 import snowballstemmer
 
-# Bump when tokenize() changes: stored token lists are then rebuilt from the store.
-TOKENIZER_VERSION = "3"
+# Bump when tokenize() or what it reads (records.lexical_text) changes: stored token lists are then rebuilt.
+TOKENIZER_VERSION = "4"
 
 
 _LATIN = re.compile(r"[a-z0-9]+(?:[.\-+_/][a-z0-9]+)*")

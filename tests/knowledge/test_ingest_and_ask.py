@@ -122,6 +122,25 @@ def test_huge_question_is_refused_politely(fixture_kb):
     assert not answer.found and answer.error == "question too long" and "1000" in answer.answer
 
 
+def test_an_issues_untitled_opening_is_found_by_the_issues_title_and_month(fixture_kb):
+    # "sponsored by" is in the opening paragraph, which has no heading of its own; "March",
+    # "2024" and "roundup" are only in the issue's title and date
+    hits, _ = fixture_kb.retriever.search("Who sponsored the March 2024 arXiv roundup?")
+    top = hits[0]
+    assert top.meta["title"].startswith("2024-3-17 arXiv roundup") and "sponsored" in top.text
+    assert top.meta["section"] == "" and top.heading_match > 0.5  # stored as the opening it is
+
+
+def test_search_heading_of_an_opening_and_of_a_section():
+    from knowledge.search.records import search_heading
+
+    opening = {"section": "", "section_index": 0, "title": "Weekly roundup", "date": "2024-03-17"}
+    assert search_heading(opening) == "Weekly roundup (March 2024)"
+    assert search_heading({**opening, "date": ""}) == "Weekly roundup"
+    assert search_heading({**opening, "section": "PebbleTune"}) == "PebbleTune"
+    assert search_heading({**opening, "section_index": 3}) == ""  # only the opening stands under the title
+
+
 def test_korean_and_mixed_questions(fixture_kb):
     ko = fixture_kb.ask("소프트맥스 병목에 대해 뭐라고 했나요?")
     assert ko.citations and ko.citations[0].section.startswith("Lantern-7B")

@@ -69,3 +69,20 @@ def test_the_shipped_calibration_is_loaded_and_says_where_it_came_from():
     assert shipped is not DEFAULT
     assert 0 < shipped.related <= shipped.answer < 1
     assert "bench.quality" in shipped.notes.get("source", "")
+
+
+def test_words_the_index_never_saw_do_not_hide_a_matching_section():
+    from knowledge.search.confidence import gather
+    from knowledge.search.retrieval import Hit, QueryTerms
+
+    # "ultrafastbert" and "neurons" are in the index; "percentage" and "actually" never are,
+    # so they weigh most, yet no section can contain them
+    weights = {"percentage": 5.0, "actually": 5.0, "ultrafastbert": 4.0, "neurons": 3.0, "layer": 1.0}
+    terms = QueryTerms(tokens=list(weights), weights=weights, known=8.0 / 18.0, unknown=frozenset({"percentage", "actually"}))
+    top = Hit("a#0:0", "text", {"doc_id": "a"}, dense=0.6, coverage=8.0 / 18.0, score=1.0, matched=["ultrafastbert", "neurons", "layer"])
+    other = Hit("b#0:0", "text", {"doc_id": "b"}, dense=0.4, coverage=1.0 / 18.0, score=0.5, matched=["layer"])
+    evidence = gather([top, other], [top, other], terms)
+    assert evidence.rare == 1.0  # the two rarest words the index knows are both in the top section
+    assert evidence.coverage_known == pytest.approx(1.0)
+    missing = Hit("c#0:0", "text", {"doc_id": "c"}, dense=0.6, coverage=1.0 / 18.0, score=1.0, matched=["layer"])
+    assert gather([missing, other], [missing, other], terms).rare == 0.0
