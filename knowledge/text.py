@@ -61,6 +61,17 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+def looks_like_author_list(sentence: str) -> bool:
+    """Whether a sentence is a byline ("Title (Ann Lee, Bo Kim, Cy Park, ...)"), not prose.
+
+    Five or more comma-separated items with most words capitalised: a paper's author list,
+    with or without its title before it. A long one is cut across sentences or chunks, so its
+    brackets need not match.
+    """
+    words = sentence.split()
+    return sentence.count(",") >= 4 and sum(w[:1].isupper() for w in words) > 0.6 * len(words)
+
+
 def detect_language(text: str) -> str:
     """Guess the main language: "ko" when Hangul is a noticeable share of letters, else "en"."""
     sample = text[:20000]

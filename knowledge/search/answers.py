@@ -14,7 +14,7 @@ from knowledge.models import Citation
 from knowledge.search.records import arxiv_ids_of
 from knowledge.search.retrieval import Hit, QueryTerms
 from knowledge.search.tokenize import tokenize
-from knowledge.text import normalise_title, split_sentences
+from knowledge.text import looks_like_author_list, normalise_title, split_sentences
 
 MAX_EXCERPT_CHARS = 360
 MAX_SENTENCES = 3
@@ -72,7 +72,7 @@ _NOISE = re.compile(r"^(#\S+\s*)+$|^\([^()]{0,600}\)$|^(by\s)?[^.]{0,300}\(\d{1,
 
 def _sentence_score(sentence: str, terms: QueryTerms) -> float:
     """Weight of the question's terms in a sentence; tag lines, author lists and bare links score below zero."""
-    if _NOISE.match(sentence.strip()):
+    if _NOISE.match(sentence.strip()) or looks_like_author_list(sentence):
         return -1.0
     return terms.weight_in(set(tokenize(sentence)))
 

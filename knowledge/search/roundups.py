@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from knowledge.models import Citation, IssueSummary, Roundup, RoundupPaper
 from knowledge.search.answers import text_quality
-from knowledge.text import has_hangul, normalise_title, split_sentences
+from knowledge.text import has_hangul, looks_like_author_list, normalise_title, split_sentences
 
 if TYPE_CHECKING:
     from knowledge.search.records import DocRecord, StoredChunk
@@ -175,11 +175,9 @@ def quote_take(texts: list[str], *, language: str = "en") -> str:
 def _sentence_value(sentence: str, language: str) -> float:
     """How good a sentence is as a quoted take: clean prose of a readable length, in the issue's language."""
     text = sentence.strip()
-    if not text or _NOISE.match(text):
+    if not text or _NOISE.match(text) or looks_like_author_list(text):
         return -1.0
     words = text.split()
-    if text.count(",") >= 4 and sum(w[:1].isupper() for w in words) > 0.6 * len(words):
-        return -1.0  # an author list (a long one is cut across chunks, so its brackets do not match)
     value = text_quality(re.sub(r"(?i)\barxiv\b", "arxiv", text))  # "arXiv" is not two words glued
     if len(words) < 6:
         value -= 0.6

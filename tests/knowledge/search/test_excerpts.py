@@ -36,3 +36,12 @@ def test_a_follow_up_prefers_sentences_not_shown_yet():
 def test_text_broken_in_extraction_scores_lower():
     assert text_quality("It beats the baseline by on MMLU with ( ) fewer steps.") < text_quality("It beats the baseline on MMLU.")
     assert text_quality("We propose a simple method.") == 1.0
+
+
+def test_a_papers_byline_is_never_the_excerpt():
+    # a note opens with the paper's title and authors (cut mid-list by the sentence splitter),
+    # which repeat the question's words; the commentary after it is what answers
+    note = ("Pebble Adapters for Frozen Models (Ann Lee, Bo Kim, Cy Park, Di Wu, Ed Y. Moss, Fay Tan)\n\n"
+            "The pebble adapters train in low precision on frozen models, and the runs used small GPUs.")
+    terms = _terms("pebbl", "adapt", "frozen", "model", "gpus")
+    assert best_excerpt(note, terms).startswith("The pebble adapters train")
