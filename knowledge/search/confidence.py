@@ -40,7 +40,6 @@ class Evidence:
     agree: float = 0.0  # 1 when the dense and lexical sides rank the same section first
     lead: float = 0.0  # how far the top section's score is ahead of the second's (relative)
     rare: float = 0.0  # share of the weight of the question's two rarest known terms the top section contains
-    coverage_known: float = 0.0  # coverage of the top section among the terms the index knows
 
     def vector(self) -> list[float]:
         """The features in a fixed order (see :data:`FEATURES`)."""
@@ -83,7 +82,6 @@ def gather(sections: list[Hit], hits: list[Hit], terms: QueryTerms) -> Evidence:
         agree=1.0 if by_dense.section_key == by_lexical.section_key == first.section_key else 0.0,
         lead=(first.score - sections[1].score) / first.score if len(sections) > 1 and first.score > 0 else 1.0,
         rare=_rare_share(first, terms),
-        coverage_known=min(1.0, first.coverage / terms.known) if terms.known > 0 else 0.0,
     )
 
 

@@ -83,6 +83,5 @@ def test_words_the_index_never_saw_do_not_hide_a_matching_section():
     other = Hit("b#0:0", "text", {"doc_id": "b"}, dense=0.4, coverage=1.0 / 18.0, score=0.5, matched=["layer"])
     evidence = gather([top, other], [top, other], terms)
     assert evidence.rare == 1.0  # the two rarest words the index knows are both in the top section
-    assert evidence.coverage_known == pytest.approx(1.0)
     missing = Hit("c#0:0", "text", {"doc_id": "c"}, dense=0.6, coverage=1.0 / 18.0, score=1.0, matched=["layer"])
     assert gather([missing, other], [missing, other], terms).rare == 0.0
