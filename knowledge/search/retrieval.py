@@ -115,10 +115,9 @@ def query_terms(question: str, lexical: LexicalIndex) -> QueryTerms:
             spellings = translit.spellings(word)
             if spellings:
                 alternatives[word] = [(s.token, s.similarity) for s in spellings]
-    terms = QueryTerms(tokens=tokens, weights=weights, alternatives=alternatives)
-    known = sum(w for t, w in weights.items() if dfs[t] or t in alternatives)
-    terms.known = known / terms.total if tokens else 0.0
-    terms.unknown = frozenset(t for t in tokens if not dfs[t] and t not in alternatives)
+    unknown = frozenset(t for t in tokens if not dfs[t] and t not in alternatives)
+    terms = QueryTerms(tokens=tokens, weights=weights, alternatives=alternatives, unknown=unknown)
+    terms.known = sum(w for t, w in weights.items() if t not in unknown) / terms.total if tokens else 0.0
     return terms
 
 
